@@ -1,0 +1,116 @@
+//! Atomic file replacement: a reader sees the old file or the new one, never a mix.
+//!
+//! The new content goes to a temporary file created exclusively (never through a
+//! pre-existing name or symlink) in the same directory with mode 0600, is fsynced, given its
+//! final mode, renamed over the target, and the directory is fsynced. On any failure the
+//! temporary file is removed and the target is untouched. This module does not decide who
+//! may write where; callers check that.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Tells temporary files of one process apart.
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// Replaces `path` with `contents`, leaving it with permission bits `mode`.
+///
+/// `group`, when given, is applied to the new file before it becomes visible; failing to
+/// apply it is reported through the returned flag rather than as an error.
+pub fn replace(path: &Path, contents: &[u8], mode: u32, group: Option<u32>) -> io::Result<bool> {
+    let dir = parent_of(path)?;
+    let (temp_path, mut temp) = create_temp(dir, path)?;
+    let result = fill(&mut temp, contents, mode, group);
+    let result = result.and_then(|group_kept| {
+        std::fs::rename(&temp_path, path)?;
+        sync_dir(dir)?;
+        Ok(group_kept)
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp_path);
+    }
+    result
+}
+
+fn parent_of(path: &Path) -> io::Result<&Path> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => Ok(dir),
+        _ => Ok(Path::new(".")),
+    }
+}
+
+/// Creates `.<name>.canary-bootstrap.<pid>.<n>` with O_EXCL and O_NOFOLLOW.
+fn create_temp(dir: &Path, path: &Path) -> io::Result<(PathBuf, File)> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let pid = std::process::id();
+    let mut last_error = None;
+    for _ in 0..8 {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let temp_path = dir.join(format!(".{name}.canary-bootstrap.{pid}.{n}"));
+        let opened = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+            .open(&temp_path);
+        match opened {
+            Ok(file) => return Ok((temp_path, file)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last_error = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| io::Error::other("no free temporary file name")))
+}
+
+/// Writes, sets mode and group, and fsyncs. Returns whether the group could be applied.
+fn fill(file: &mut File, contents: &[u8], mode: u32, group: Option<u32>) -> io::Result<bool> {
+    file.write_all(contents)?;
+    file.set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))?;
+    let group_kept = match group {
+        Some(gid) => std::os::unix::fs::fchown(&*file, None, Some(gid)).is_ok(),
+        None => true,
+    };
+    file.sync_all()?;
+    Ok(group_kept)
+}
+
+/// Makes a rename in `dir` durable.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn replaces_content_and_sets_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, "old").unwrap();
+        replace(&path, b"new", 0o640, None).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        assert_eq!(std::fs::metadata(&path).unwrap().mode() & 0o777, 0o640);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn skips_a_pre_created_symlink_at_the_temporary_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep").unwrap();
+        let path = dir.path().join("f");
+        let pid = std::process::id();
+        let start = COUNTER.load(Ordering::Relaxed);
+        for n in start..start + 4 {
+            let trap = dir.path().join(format!(".f.canary-bootstrap.{pid}.{n}"));
+            let _ = std::os::unix::fs::symlink(&victim, trap);
+        }
+        replace(&path, b"new", 0o600, None).unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+    }
+}

@@ -1,0 +1,312 @@
+//! Planting a profile into one credentials file, run as the file's owner.
+//!
+//! This is the part that touches a user's home. It runs in a child process that has already
+//! become the user (see `writer`), so it can reach nothing the user could not. It still
+//! refuses what would surprise the user: a file it does not own, a hard-linked file, anything
+//! that is not a regular file, and a directory owned by someone else. What goes into the
+//! file is decided by `profile_file`; here are the checks and the atomic write.
+
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::atomic;
+use crate::profile_file::{self, Flavor, Section};
+use crate::secret::Secret;
+
+/// Credentials files larger than this are refused rather than rewritten.
+const MAX_FILE: u64 = 1024 * 1024;
+
+/// What to do to the file.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Action {
+    /// Add (or replace in place) our profile with this key pair.
+    Plant {
+        access_key_id: String,
+        secret_access_key: Secret,
+    },
+    /// Remove our profile, if it is there.
+    Remove,
+}
+
+/// One change to one credentials file.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Request {
+    pub path: PathBuf,
+    pub profile: String,
+    pub action: Action,
+    /// Key ids the agent planted before: a section of our name holding one of them is ours.
+    pub own_key_ids: Vec<String>,
+}
+
+/// What happened to the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Our profile was added.
+    Planted,
+    /// Our earlier profile was replaced in place.
+    Replaced,
+    /// The file already held exactly this; nothing was written.
+    Unchanged,
+    /// Our profile was removed.
+    Removed,
+    /// There was nothing of ours to remove.
+    Absent,
+}
+
+/// The result of a [`Request`].
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Report {
+    pub outcome: Outcome,
+    /// The file actually written: differs from the request's path when that is a symlink.
+    pub file: PathBuf,
+    pub warnings: Vec<String>,
+}
+
+/// An existing file's content and what must carry over to its replacement.
+struct Existing {
+    bytes: Zeroizing<Vec<u8>>,
+    mode: u32,
+    gid: u32,
+}
+
+/// Carries out `request` as the current user.
+pub fn apply(request: &Request) -> anyhow::Result<Report> {
+    let creating = matches!(request.action, Action::Plant { .. });
+    let Some(file) = locate(&request.path, creating)? else {
+        return Ok(report(Outcome::Absent, &request.path, Vec::new()));
+    };
+    let existing = read_existing(&file)?;
+    let mut warnings = Vec::new();
+    if let Some(old) = &existing
+        && old.mode & 0o077 != 0
+    {
+        warnings.push(format!(
+            "'{}' is readable or writable by others (mode {:04o}); consider chmod 600",
+            file.display(),
+            old.mode & 0o7777
+        ));
+    }
+    let old_bytes: &[u8] = existing.as_ref().map_or(&[], |e| &e.bytes);
+    let (outcome, new_bytes) = transform(request, old_bytes, &file)?;
+    if let Some(bytes) = new_bytes {
+        write(&file, &bytes, existing.as_ref(), &mut warnings)?;
+    }
+    Ok(report(outcome, &file, warnings))
+}
+
+fn report(outcome: Outcome, file: &Path, warnings: Vec<String>) -> Report {
+    Report {
+        outcome,
+        file: file.to_owned(),
+        warnings,
+    }
+}
+
+/// Decides the new content; `None` when nothing needs writing.
+fn transform(
+    request: &Request,
+    old: &[u8],
+    file: &Path,
+) -> anyhow::Result<(Outcome, Option<Zeroizing<Vec<u8>>>)> {
+    let ours = |section: &Section| {
+        let id = section.get("aws_access_key_id");
+        id.is_some_and(|id| request.own_key_ids.iter().any(|own| own == id))
+    };
+    let shown = file.display();
+    match &request.action {
+        Action::Plant {
+            access_key_id,
+            secret_access_key,
+        } => {
+            let entries = [
+                ("aws_access_key_id", access_key_id.as_str()),
+                ("aws_secret_access_key", secret_access_key.expose()),
+            ];
+            let had_ours = has_own_section(old, &request.profile, &ours);
+            let new = profile_file::plant(
+                old,
+                Flavor::Credentials,
+                &request.profile,
+                &entries,
+                Some(&ours),
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .with_context(|| format!("refusing to change '{shown}'"))?;
+            let new = Zeroizing::new(new);
+            if new.as_slice() == old {
+                return Ok((Outcome::Unchanged, None));
+            }
+            let outcome = if had_ours {
+                Outcome::Replaced
+            } else {
+                Outcome::Planted
+            };
+            Ok((outcome, Some(new)))
+        }
+        Action::Remove => {
+            let new = profile_file::remove(old, Flavor::Credentials, &request.profile, &ours)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .with_context(|| format!("refusing to change '{shown}'"))?;
+            match new {
+                Some(bytes) => Ok((Outcome::Removed, Some(Zeroizing::new(bytes)))),
+                None => Ok((Outcome::Absent, None)),
+            }
+        }
+    }
+}
+
+fn has_own_section(old: &[u8], profile: &str, ours: &dyn Fn(&Section) -> bool) -> bool {
+    profile_file::parse(old)
+        .map(|doc| doc.sections().iter().any(|s| s.name == profile && ours(s)))
+        .unwrap_or(false)
+}
+
+/// Finds the file to work on: checks (and, when `create`, makes) its directory, and follows
+/// a symlink only to a file this user owns. `None` when there is no file and no need for one.
+fn locate(path: &Path, create: bool) -> anyhow::Result<Option<PathBuf>> {
+    let dir = path
+        .parent()
+        .context("the credentials path has no directory")?;
+    if !dir.exists() {
+        if !create {
+            return Ok(None);
+        }
+        make_dir(dir)?;
+    }
+    check_dir(dir)?;
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(create.then(|| path.to_owned()));
+        }
+        Err(e) => return Err(e).context(format!("failed to inspect '{}'", path.display())),
+    };
+    if !meta.file_type().is_symlink() {
+        return Ok(Some(path.to_owned()));
+    }
+    follow_link(path).map(Some)
+}
+
+/// A symlinked credentials file (dotfile managers make them) is written through: the file it
+/// points to is replaced and the link stays a link.
+fn follow_link(path: &Path) -> anyhow::Result<PathBuf> {
+    let shown = path.display();
+    let real = std::fs::canonicalize(path)
+        .with_context(|| format!("'{shown}' is a symlink to a file that cannot be reached"))?;
+    let dir = real
+        .parent()
+        .context("the symlink's target has no directory")?;
+    check_dir(dir).with_context(|| format!("'{shown}' is a symlink into another user's files"))?;
+    tracing::debug!(link = %shown, target = %real.display(), "following symlink");
+    Ok(real)
+}
+
+/// Creates the missing `~/.aws`: 0700 whatever the umask. Its parent must exist already.
+fn make_dir(dir: &Path) -> anyhow::Result<()> {
+    let shown = dir.display();
+    let parent = dir.parent().unwrap_or(Path::new("/"));
+    if !parent.is_dir() {
+        bail!(
+            "cannot create '{shown}': '{}' does not exist",
+            parent.display()
+        );
+    }
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("failed to create directory '{shown}'"))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("failed to set the mode of '{shown}'"))
+}
+
+/// The directory must be a real directory owned by this user.
+fn check_dir(dir: &Path) -> anyhow::Result<()> {
+    let shown = dir.display();
+    let meta = std::fs::metadata(dir).with_context(|| format!("failed to inspect '{shown}'"))?;
+    if !meta.is_dir() {
+        bail!("'{shown}' is not a directory");
+    }
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != me {
+        bail!(
+            "directory '{shown}' is owned by uid {}, not by uid {me}",
+            meta.uid()
+        );
+    }
+    Ok(())
+}
+
+/// Reads the current file, if any, refusing anything but a plain file this user owns.
+fn read_existing(path: &Path) -> anyhow::Result<Option<Existing>> {
+    let shown = path.display();
+    let opened = File::options()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK | nix::libc::O_CLOEXEC)
+        .open(path);
+    let mut file = match opened {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(nix::libc::ELOOP) => {
+            bail!("'{shown}' was replaced by a symlink while the agent worked");
+        }
+        Err(e) => return Err(e).context(format!("failed to open '{shown}'")),
+    };
+    let meta = file
+        .metadata()
+        .with_context(|| format!("failed to inspect '{shown}'"))?;
+    check_file(path, &meta)?;
+    let mut bytes = Zeroizing::new(Vec::new());
+    file.by_ref()
+        .take(MAX_FILE + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("failed to read '{shown}'"))?;
+    if bytes.len() as u64 > MAX_FILE {
+        bail!("'{shown}' is larger than 1 MiB; not a credentials file the agent will rewrite");
+    }
+    Ok(Some(Existing {
+        bytes,
+        mode: meta.mode(),
+        gid: meta.gid(),
+    }))
+}
+
+fn check_file(path: &Path, meta: &std::fs::Metadata) -> anyhow::Result<()> {
+    let shown = path.display();
+    if !meta.file_type().is_file() {
+        bail!("'{shown}' is not a regular file");
+    }
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != me {
+        bail!("'{shown}' is owned by uid {}, not by uid {me}", meta.uid());
+    }
+    if meta.nlink() > 1 {
+        bail!(
+            "'{shown}' has {} hard links; replacing it would split them, so it is left alone",
+            meta.nlink()
+        );
+    }
+    Ok(())
+}
+
+fn write(
+    file: &Path,
+    bytes: &[u8],
+    existing: Option<&Existing>,
+    warnings: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    let mode = existing.map_or(0o600, |e| e.mode & 0o7777);
+    let group = existing.map(|e| e.gid);
+    let group_kept = atomic::replace(file, bytes, mode, group)
+        .with_context(|| format!("failed to write '{}'", file.display()))?;
+    if !group_kept {
+        warnings.push(format!("could not keep the group of '{}'", file.display()));
+    }
+    Ok(())
+}

@@ -1,0 +1,292 @@
+//! The first-boot job: `canary-bootstrap run`.
+//!
+//! In order: lock the state directory, stop early if this instance is provisioned, resolve
+//! the targets, ask the Console for one token per target (recording each one durably before
+//! anything is planted), plant them as their users, and commit the marker. A run that finds
+//! a pending record from a crashed run plants those tokens instead of asking again.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use tracing::{info, warn};
+
+use crate::account::Account;
+use crate::config::{Settings, Target};
+use crate::console::{Client, IssuedToken, TokenRequest};
+use crate::credentials::{Action, Outcome, Request};
+use crate::exit::{ExitKind, Failure, OrExit};
+use crate::identity::{self, InstanceId};
+use crate::memo::Facts;
+use crate::secret::{self, Secret};
+use crate::state::{Lock, Marker, Pending, PendingToken, Planted, StateDir};
+use crate::{fault, writer};
+
+/// The journald `MESSAGE_ID` of the "token planted" event; never changes.
+pub const PLANTED_MESSAGE_ID: &str = "5b1e0c6a9f3d4c1e8a27d6b4f0c93e71";
+
+/// A target with its user resolved and its file decided.
+struct Plan {
+    account: Account,
+    profile: String,
+    file: PathBuf,
+}
+
+impl Plan {
+    fn matches(&self, user: &str, profile: &str, file: &std::path::Path) -> bool {
+        self.account.name == user && self.profile == profile && self.file == file
+    }
+}
+
+/// Runs the job. `force` issues new tokens even on a provisioned instance.
+pub fn run(settings: &Settings, force: bool) -> Result<(), Failure> {
+    let started = Instant::now();
+    let state = StateDir::open(&settings.state_dir).or_exit(ExitKind::Local)?;
+    let _lock = lock(&state, settings)?;
+    let identity = identity::instance_id(&settings.identity).or_exit(ExitKind::Local)?;
+    let marker = state.marker().or_exit(ExitKind::Local)?;
+    if let Some(marker) = &marker {
+        if marker.identity == identity && !force {
+            info!(identity = %identity, "this instance is already provisioned, nothing to do");
+            return Ok(());
+        }
+        if marker.identity != identity {
+            info!(previous = %marker.identity, current = %identity,
+                "found state from another instance; provisioning this one anew");
+        }
+    }
+    let plans = plan_targets(&settings.targets)?;
+    let pending = load_pending(&state, &identity, force)?;
+    let pending = issue_missing(settings, &state, &plans, pending, started)?;
+    let own_ids = own_key_ids(marker.as_ref(), &pending);
+    let planted = plant_all(&plans, &pending, &own_ids)?;
+    state
+        .write_marker(&Marker::new(identity, planted))
+        .or_exit(ExitKind::Local)?;
+    fault::point("after-marker");
+    state.remove_pending().or_exit(ExitKind::Local)?;
+    info!(targets = plans.len(), "provisioning complete");
+    Ok(())
+}
+
+fn lock(state: &StateDir, settings: &Settings) -> Result<Lock, Failure> {
+    let wait = Duration::from_secs(settings.lock_wait_secs);
+    match state.lock(wait).or_exit(ExitKind::Local)? {
+        Some(lock) => Ok(lock),
+        None => Err(Failure::new(
+            ExitKind::Transient,
+            anyhow::anyhow!(
+                "another run held the lock for {}s; giving up",
+                wait.as_secs()
+            ),
+        )),
+    }
+}
+
+fn plan_targets(targets: &[Target]) -> Result<Vec<Plan>, Failure> {
+    targets
+        .iter()
+        .map(|target| {
+            let account = Account::lookup(&target.user).or_exit(ExitKind::Config)?;
+            let file = target
+                .credentials_file
+                .clone()
+                .unwrap_or_else(|| account.default_credentials_file());
+            Ok(Plan {
+                account,
+                profile: target.profile.clone(),
+                file,
+            })
+        })
+        .collect()
+}
+
+/// Tokens a crashed run issued for this instance; stale ones (another instance, or `force`)
+/// are dropped, since their keys belong to a different provisioning.
+fn load_pending(state: &StateDir, identity: &InstanceId, force: bool) -> Result<Pending, Failure> {
+    match state.pending().or_exit(ExitKind::Local)? {
+        Some(pending) if pending.identity == *identity && !force => {
+            info!(
+                tokens = pending.tokens.len(),
+                "resuming with tokens a previous run issued"
+            );
+            Ok(pending)
+        }
+        Some(_) => {
+            warn!("ignoring tokens recorded for another instance or replaced by --force");
+            Ok(Pending::new(identity.clone()))
+        }
+        None => Ok(Pending::new(identity.clone())),
+    }
+}
+
+/// Asks the Console for a token for each target that has none yet, recording each one.
+fn issue_missing(
+    settings: &Settings,
+    state: &StateDir,
+    plans: &[Plan],
+    mut pending: Pending,
+    started: Instant,
+) -> Result<Pending, Failure> {
+    let missing: Vec<&Plan> = plans
+        .iter()
+        .filter(|plan| {
+            !pending
+                .tokens
+                .iter()
+                .any(|t| plan.matches(&t.user, &t.profile, &t.file))
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(pending);
+    }
+    let auth = read_factory_auth(settings)?;
+    let hostname = identity::hostname();
+    let client = client(settings)?;
+    let runtime = runtime()?;
+    let deadline = started + settings.deadline();
+    for plan in missing {
+        let token = runtime.block_on(request_token(
+            settings, &client, &auth, plan, &hostname, deadline,
+        ))?;
+        info!(token_id = %token.token_id, user = %plan.account.name, profile = %plan.profile,
+            "token issued");
+        pending.tokens.push(pending_token(plan, token));
+        state.write_pending(&pending).or_exit(ExitKind::Local)?;
+        fault::point("after-pending");
+    }
+    Ok(pending)
+}
+
+async fn request_token(
+    settings: &Settings,
+    client: &Client,
+    auth: &Secret,
+    plan: &Plan,
+    hostname: &str,
+    deadline: Instant,
+) -> Result<IssuedToken, Failure> {
+    let path = plan.file.to_string_lossy();
+    let facts = Facts {
+        hostname,
+        user: &plan.account.name,
+        profile: &plan.profile,
+        path: &path,
+    };
+    let memo = settings.memo.render(&facts).or_exit(ExitKind::Config)?;
+    let request = TokenRequest {
+        memo: &memo,
+        flock_id: settings.flock_id.as_deref(),
+        aws_id_username: settings.aws_id_username.as_deref(),
+    };
+    client
+        .issue_token(auth, &request, deadline)
+        .await
+        .map_err(|e| {
+            let kind = if e.is_transient() {
+                ExitKind::Transient
+            } else {
+                ExitKind::Refused
+            };
+            Failure::new(kind, e)
+        })
+}
+
+/// The factory auth string: systemd's credential first, then the configured file.
+fn read_factory_auth(settings: &Settings) -> Result<Secret, Failure> {
+    let from_systemd = std::env::var_os("CREDENTIALS_DIRECTORY")
+        .map(|dir| PathBuf::from(dir).join("factory_auth"))
+        .filter(|path| path.exists());
+    let path = from_systemd.unwrap_or_else(|| settings.factory_auth_file.clone());
+    tracing::debug!(path = %path.display(), "reading the factory auth string");
+    secret::read_secret_file(&path).or_exit(ExitKind::Config)
+}
+
+fn client(settings: &Settings) -> Result<Client, Failure> {
+    let tls = crate::tls::client_config(settings.ca_file.as_deref()).or_exit(ExitKind::Config)?;
+    Client::new(settings.console.clone(), tls).or_exit(ExitKind::Internal)
+}
+
+/// A single-threaded runtime: the job is one request at a time, and a process without
+/// threads is simpler to reason about when it starts children as other users.
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .or_exit(ExitKind::Internal)
+}
+
+fn pending_token(plan: &Plan, token: IssuedToken) -> PendingToken {
+    PendingToken {
+        user: plan.account.name.clone(),
+        profile: plan.profile.clone(),
+        file: plan.file.clone(),
+        token_id: token.token_id,
+        access_key_id: token.access_key_id,
+        secret_access_key: token.secret_access_key,
+    }
+}
+
+/// Key ids that mark a section as the agent's own: earlier instances' and this run's.
+fn own_key_ids(marker: Option<&Marker>, pending: &Pending) -> Vec<String> {
+    let previous = marker
+        .into_iter()
+        .flat_map(|m| m.planted.iter().map(|p| &p.access_key_id));
+    let current = pending.tokens.iter().map(|t| &t.access_key_id);
+    previous.chain(current).cloned().collect()
+}
+
+fn plant_all(
+    plans: &[Plan],
+    pending: &Pending,
+    own_ids: &[String],
+) -> Result<Vec<Planted>, Failure> {
+    let mut planted = Vec::new();
+    for plan in plans {
+        let token = pending
+            .tokens
+            .iter()
+            .find(|t| plan.matches(&t.user, &t.profile, &t.file))
+            .ok_or_else(|| {
+                Failure::new(ExitKind::Internal, anyhow::anyhow!("no token for target"))
+            })?;
+        planted.push(plant(plan, token, own_ids)?);
+        fault::point("after-plant");
+    }
+    Ok(planted)
+}
+
+fn plant(plan: &Plan, token: &PendingToken, own_ids: &[String]) -> Result<Planted, Failure> {
+    let request = Request {
+        path: plan.file.clone(),
+        profile: plan.profile.clone(),
+        action: Action::Plant {
+            access_key_id: token.access_key_id.clone(),
+            secret_access_key: token.secret_access_key.clone(),
+        },
+        own_key_ids: own_ids.to_vec(),
+    };
+    let report = writer::apply_as(&plan.account, &request).or_exit(ExitKind::Local)?;
+    for warning in &report.warnings {
+        warn!("{warning}");
+    }
+    let file = report.file.display().to_string();
+    match report.outcome {
+        Outcome::Unchanged => info!(file, profile = %plan.profile, "profile already in place"),
+        outcome => info!(
+            message_id = PLANTED_MESSAGE_ID,
+            token_id = %token.token_id,
+            user = %plan.account.name,
+            profile = %plan.profile,
+            file,
+            replaced = outcome == Outcome::Replaced,
+            "token planted"
+        ),
+    }
+    Ok(Planted {
+        user: plan.account.name.clone(),
+        profile: plan.profile.clone(),
+        file: plan.file.clone(),
+        token_id: token.token_id.clone(),
+        access_key_id: token.access_key_id.clone(),
+    })
+}

@@ -34,6 +34,20 @@ pub fn replace(path: &Path, contents: &[u8], mode: u32, group: Option<u32>) -> i
     result
 }
 
+/// Creates `path` with `contents` and permission bits `mode`, failing with `AlreadyExists`
+/// if anything is at `path`: the file appears complete or not at all, and never replaces
+/// another. The complete temporary file is hard-linked to its name, which cannot clobber.
+pub fn create_new(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
+    let dir = parent_of(path)?;
+    let (temp_path, mut temp) = create_temp(dir, path)?;
+    let result =
+        fill(&mut temp, contents, mode, None).and_then(|_| std::fs::hard_link(&temp_path, path));
+    let removed = std::fs::remove_file(&temp_path);
+    result?;
+    removed?;
+    sync_dir(dir)
+}
+
 fn parent_of(path: &Path) -> io::Result<&Path> {
     match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => Ok(dir),
@@ -94,6 +108,18 @@ mod tests {
         replace(&path, b"new", 0o640, None).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"new");
         assert_eq!(std::fs::metadata(&path).unwrap().mode() & 0o777, 0o640);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn create_new_never_replaces_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        create_new(&path, b"first", 0o600).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().mode() & 0o777, 0o600);
+        let err = create_new(&path, b"second", 0o600).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&path).unwrap(), b"first");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 

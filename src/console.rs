@@ -22,7 +22,7 @@ pub const CURRENT_PATH: &str = "/api/v1/canarytoken/factory/create";
 /// Answers larger than this are refused; a real token answer is about 1 KiB.
 const MAX_BODY: usize = 256 * 1024;
 /// The longest a single request may take, unless the deadline is nearer.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Backoff between attempts: full jitter over an exponential window with this base and cap.
 const BACKOFF_BASE: Duration = Duration::from_secs(1);
@@ -108,12 +108,7 @@ pub struct Client {
 impl Client {
     /// Builds the HTTP client: rustls, no redirects, timeouts, proxies from the environment.
     pub fn new(console: Console, tls: rustls::ClientConfig) -> anyhow::Result<Client> {
-        let http = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(CONNECT_TIMEOUT)
-            .user_agent(concat!("canary-bootstrap/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let http = http_client(tls)?;
         Ok(Client { http, console })
     }
 
@@ -195,6 +190,17 @@ impl Client {
     }
 }
 
+/// The HTTP client every Console request uses: rustls, no redirects, a connect timeout,
+/// proxies from the environment.
+pub(crate) fn http_client(tls: rustls::ClientConfig) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(CONNECT_TIMEOUT)
+        .user_agent(concat!("canary-bootstrap/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
 /// The form body; held zeroizing because it carries the factory auth string.
 fn form_body(auth: &Secret, request: &TokenRequest<'_>) -> Zeroizing<String> {
     let mut form = form_urlencoded::Serializer::new(String::new());
@@ -211,13 +217,16 @@ fn form_body(auth: &Secret, request: &TokenRequest<'_>) -> Zeroizing<String> {
 }
 
 /// An HTTP answer: status, capped body, and headers we act on.
-struct Answer {
-    status: u16,
-    body: Zeroizing<Vec<u8>>,
-    retry_after: Option<Duration>,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) body: Zeroizing<Vec<u8>>,
+    pub(crate) retry_after: Option<Duration>,
 }
 
-async fn read_answer(url: &str, mut response: reqwest::Response) -> Result<Answer, ConsoleError> {
+pub(crate) async fn read_answer(
+    url: &str,
+    mut response: reqwest::Response,
+) -> Result<Answer, ConsoleError> {
     let status = response.status();
     debug!(status = status.as_u16(), "the Console answered");
     if status.is_redirection() {
@@ -347,7 +356,7 @@ fn valid_secret_key(secret: &str) -> bool {
 }
 
 /// Text from the Console made safe for one log line: no control characters, bounded.
-fn clean_text(text: &str) -> String {
+pub(crate) fn clean_text(text: &str) -> String {
     let cleaned: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
@@ -356,11 +365,11 @@ fn clean_text(text: &str) -> String {
 }
 
 /// A Console that echoes the factory auth string back must not get it into a log.
-fn redact(text: &str, auth: &Secret) -> String {
+pub(crate) fn redact(text: &str, auth: &Secret) -> String {
     text.replace(auth.expose(), "<redacted>")
 }
 
-fn unreachable_error(url: &str, err: &reqwest::Error) -> ConsoleError {
+pub(crate) fn unreachable_error(url: &str, err: &reqwest::Error) -> ConsoleError {
     ConsoleError::Unreachable {
         url: url.to_owned(),
         reason: error_chain(err),

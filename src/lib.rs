@@ -6,6 +6,8 @@
 //! directory.
 
 pub mod account;
+pub mod admin;
+pub mod admin_client;
 pub mod atomic;
 pub mod cli;
 pub mod config;
@@ -18,6 +20,7 @@ pub mod image;
 pub mod logging;
 pub mod memo;
 pub mod profile_file;
+pub mod prompt;
 pub mod run;
 pub mod secret;
 pub mod state;
@@ -31,6 +34,10 @@ use exit::{ExitKind, Failure, OrExit};
 
 /// Runs one subcommand (all but the internal writer, which `main` dispatches first).
 pub fn execute(cli: &Cli) -> Result<(), Failure> {
+    // The admin commands may run without a settings file; they read it themselves.
+    if let Command::Factory(args) = &cli.command {
+        return admin::factory(&cli.config, args);
+    }
     let settings = Settings::load(&cli.config).or_exit(ExitKind::Config)?;
     match &cli.command {
         Command::Run { force } => run::run(&settings, *force),
@@ -45,6 +52,7 @@ pub fn execute(cli: &Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::PrepareImage => image::prepare_image(&settings),
+        Command::Factory(_) => unreachable!("factory commands return before settings load"),
         Command::WriteProfile => unreachable!("main dispatches the writer before settings load"),
     }
 }

@@ -176,11 +176,15 @@ impl AdminClient {
 
     /// Removes the admin key and `secrets` from text the Console sent.
     fn redact(&self, text: &str, secrets: &[&Secret]) -> String {
-        let text = console::redact(text, &self.key);
-        secrets
-            .iter()
-            .fold(text, |text, secret| console::redact(&text, secret))
+        redact_all(text, &self.key, secrets)
     }
+}
+
+fn redact_all(text: &str, key: &Secret, secrets: &[&Secret]) -> String {
+    let text = console::redact(text, key);
+    secrets
+        .iter()
+        .fold(text, |text, secret| console::redact(&text, secret))
 }
 
 fn with_form(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
@@ -228,6 +232,14 @@ mod tests {
     fn fingerprint_matches_sha256_prefix() {
         // SHA-256("abc") starts with ba7816bf.
         assert_eq!(fingerprint(&Secret::new("abc".into())), "fa-ba7816bf");
+    }
+
+    #[test]
+    fn echoed_key_and_factory_auth_are_redacted() {
+        let key = Secret::new("adminkey".into());
+        let auth = Secret::new("factoryauth".into());
+        let text = redact_all("bad adminkey for factoryauth", &key, &[&auth]);
+        assert_eq!(text, "bad <redacted> for <redacted>");
     }
 
     #[test]

@@ -145,10 +145,12 @@ fn command(account: &Account) -> Command {
     command
 }
 
-/// Sets umask 077, and drops groups, gid and uid (real, effective and saved) to the user's;
-/// no way back.
+/// Sets umask 077, keeps every descriptor but stdin, stdout and stderr from reaching the
+/// new program, and drops groups, gid and uid (real, effective and saved) to the user's; no
+/// way back.
 fn become_user(uid: Uid, gid: Gid, groups: &[Gid]) -> std::io::Result<()> {
     nix::sys::stat::umask(Mode::from_bits_truncate(0o077));
+    close_inherited_fds();
     if !nix::unistd::geteuid().is_root() {
         return Ok(());
     }
@@ -156,6 +158,36 @@ fn become_user(uid: Uid, gid: Gid, groups: &[Gid]) -> std::io::Result<()> {
     nix::unistd::setresgid(gid, gid, gid)?;
     nix::unistd::setresuid(uid, uid, uid)?;
     Ok(())
+}
+
+/// Marks every descriptor above stderr close-on-exec: whatever started the agent may have
+/// left it descriptors, and the writer runs as a user who can look into its process.
+/// Close-on-exec rather than close, so std's exec-error pipe still works until the exec.
+fn close_inherited_fds() {
+    use nix::libc;
+    // SAFETY: plain system calls on descriptor numbers; no memory is touched.
+    unsafe {
+        let flags = libc::CLOSE_RANGE_CLOEXEC as libc::c_int;
+        if libc::syscall(
+            libc::SYS_close_range,
+            3 as libc::c_uint,
+            libc::c_uint::MAX,
+            flags,
+        ) == 0
+        {
+            return;
+        }
+        // Kernels before 5.11: one descriptor at a time, up to the descriptor limit.
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+        let top = limit.rlim_cur.clamp(1024, 65536) as libc::c_int;
+        for fd in 3..top {
+            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+        }
+    }
 }
 
 /// The child's side: reads a request on stdin, applies it, writes the reply on stdout.

@@ -342,3 +342,31 @@ fn write(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_never_prints_its_secret() {
+        let request = Request {
+            path: PathBuf::from("/home/u/.aws/credentials"),
+            profile: "prod-admin".into(),
+            action: Action::Plant {
+                access_key_id: "AKIAEXAMPLE000000001".into(),
+                secret_access_key: Secret::new("s3cr3t/value".into()),
+            },
+            own_key_ids: Vec::new(),
+        };
+        let shown = format!("{request:?} {request:#?}");
+        assert!(shown.contains("Secret(..)"), "{shown}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+    }
+
+    #[test]
+    fn names_what_a_special_file_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = read_existing(dir.path()).err().unwrap();
+        assert!(format!("{err:#}").contains("is a directory, not a regular file"));
+    }
+}

@@ -108,6 +108,7 @@ fn become_user(uid: Uid, gid: Gid, groups: &[Gid]) -> std::io::Result<()> {
 
 /// The child's side: reads a request on stdin, applies it, writes the reply on stdout.
 pub fn serve() -> std::process::ExitCode {
+    crate::fault::in_writer();
     let reply = match read_request() {
         Ok(request) => match credentials::apply(&request) {
             Ok(report) => Reply::Done(report),

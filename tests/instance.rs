@@ -185,6 +185,11 @@ fn without_a_product_uuid_the_instance_id_is_the_identity() {
 
 /// Runs the agent in its own UTS namespace whose host name `script` sets (`$AGENT` runs it).
 fn agent_in_uts(scenario: &Scenario, script: &str, args: &[&str]) -> Output {
+    let probe = Command::new("unshare").args(["--uts", "true"]).status();
+    assert!(
+        probe.is_ok_and(|s| s.success()),
+        "the host-name tests need 'unshare --uts' (util-linux) and root"
+    );
     let config = scenario.write_config();
     let mut command = Command::new("unshare");
     command

@@ -5,8 +5,10 @@
 //! final mode, renamed over the target, and the directory is fsynced. On any failure (a full
 //! disk, a file-size limit) the temporary file is removed and the target is untouched. The
 //! temporary name ends in random hex, so nobody can plant something at it in advance; the
-//! exclusive, no-follow open is what makes a planted name harmless all the same. This module
-//! does not decide who may write where; callers check that.
+//! exclusive, no-follow open is what makes a planted name harmless all the same. Temporary
+//! files a killed run left behind are removed before the next replacement of the same file
+//! (runs hold the state lock, so none of them is still in use). This module does not decide
+//! who may write where; callers check that.
 
 use std::collections::hash_map::RandomState;
 use std::fs::{File, OpenOptions};
@@ -28,10 +30,14 @@ const TEMP_ATTEMPTS: usize = 16;
 /// apply it is reported through the returned flag rather than as an error.
 pub fn replace(path: &Path, contents: &[u8], mode: u32, group: Option<u32>) -> io::Result<bool> {
     let dir = parent_of(path)?;
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    remove_stale_temps(dir, &name);
     let (temp_path, mut temp) = create_temp(dir, path)?;
     let result = fill(&mut temp, contents, mode, group);
     let result = result.and_then(|group_kept| {
+        crate::fault::point(&format!("{name}-temp-written"));
         std::fs::rename(&temp_path, path)?;
+        crate::fault::point(&format!("{name}-renamed"));
         sync_dir(dir)?;
         Ok(group_kept)
     });
@@ -59,6 +65,21 @@ fn parent_of(path: &Path) -> io::Result<&Path> {
     match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => Ok(dir),
         _ => Ok(Path::new(".")),
+    }
+}
+
+/// Removes regular files named like our temporary files for `name`; best effort.
+fn remove_stale_temps(dir: &Path, name: &str) {
+    let prefix = format!(".{name}.canary-bootstrap.");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let is_ours = entry.file_name().to_string_lossy().starts_with(&prefix);
+        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+        if is_ours && is_file && std::fs::remove_file(entry.path()).is_ok() {
+            tracing::debug!(file = %entry.path().display(), "removed a stale temporary file");
+        }
     }
 }
 
@@ -145,6 +166,17 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
         assert_eq!(std::fs::read(&path).unwrap(), b"first");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn removes_temporary_files_a_killed_run_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(dir.path().join(".f.canary-bootstrap.1.0"), "stale").unwrap();
+        std::fs::write(dir.path().join(".g.canary-bootstrap.1.0"), "other").unwrap();
+        replace(&path, b"new", 0o600, None).unwrap();
+        assert!(!dir.path().join(".f.canary-bootstrap.1.0").exists());
+        assert!(dir.path().join(".g.canary-bootstrap.1.0").exists());
     }
 
     #[test]

@@ -192,6 +192,7 @@ fn close_inherited_fds() {
 
 /// The child's side: reads a request on stdin, applies it, writes the reply on stdout.
 pub fn serve() -> std::process::ExitCode {
+    crate::fault::in_writer();
     let reply = match read_request() {
         Ok(request) => match stop_point().and_then(|()| credentials::apply(&request)) {
             Ok(report) => Reply::Done(report),

@@ -39,7 +39,11 @@ def main():
         return
     result = {"sections": sections, "credentials": {}}
     for profile in sys.argv[2:] or list(sections):
-        result["credentials"][profile] = credentials_for(path, profile)
+        try:
+            result["credentials"][profile] = credentials_for(path, profile)
+        except botocore.exceptions.BotoCoreError as err:
+            # A profile with half a key pair, say: botocore refuses just that profile.
+            result["credentials"][profile] = {"error": type(err).__name__}
     print(json.dumps(result, sort_keys=True))
 
 

@@ -18,6 +18,7 @@ pub mod image;
 pub mod logging;
 pub mod memo;
 pub mod profile_file;
+pub mod retry;
 pub mod run;
 pub mod secret;
 pub mod state;

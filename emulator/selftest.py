@@ -596,9 +596,8 @@ class OtherModes(unittest.TestCase):
 
     def test_refuse_connections_then_serve(self):
         started = time.monotonic()
-        emu = Emulator("--refuse-connections-for", "1.5")
+        emu = Emulator("--refuse-connections-for", "3")
         try:
-            self.assertLess(time.monotonic() - started, 1.2)
             with self.assertRaises(ConnectionRefusedError):
                 socket.create_connection((emu.host, emu.port), timeout=2).close()
             # The emulator's clock starts after its own start-up, which is slow under
@@ -609,7 +608,7 @@ class OtherModes(unittest.TestCase):
                     break
                 except ConnectionRefusedError:
                     time.sleep(0.1)
-            self.assertGreaterEqual(time.monotonic() - started, 1.5)
+            self.assertGreaterEqual(time.monotonic() - started, 3)
             self.assertEqual(emu.make_token()[0], 200)
         finally:
             self.assertEqual(emu.stop(), 0)

@@ -2,11 +2,17 @@
 //!
 //! The new content goes to a temporary file created exclusively (never through a
 //! pre-existing name or symlink) in the same directory with mode 0600, is fsynced, given its
-//! final mode, renamed over the target, and the directory is fsynced. On any failure the
-//! temporary file is removed and the target is untouched. This module does not decide who
-//! may write where; callers check that.
+//! final mode, renamed over the target, and the directory is fsynced. On any failure (a full
+//! disk, a file-size limit) the temporary file is removed and the target is untouched. The
+//! temporary name ends in random hex, so nobody can plant something at it in advance; the
+//! exclusive, no-follow open is what makes a planted name harmless all the same. Temporary
+//! files a killed run left behind are removed before the next replacement of the same file
+//! (runs hold the state lock, so none of them is still in use). This module does not decide
+//! who may write where; callers check that.
 
+use std::collections::hash_map::RandomState;
 use std::fs::{File, OpenOptions};
+use std::hash::{BuildHasher, Hasher};
 use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -15,16 +21,23 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// Tells temporary files of one process apart.
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
+/// How many names to try before giving up; a clash with a random name is already unlikely.
+const TEMP_ATTEMPTS: usize = 16;
+
 /// Replaces `path` with `contents`, leaving it with permission bits `mode`.
 ///
 /// `group`, when given, is applied to the new file before it becomes visible; failing to
 /// apply it is reported through the returned flag rather than as an error.
 pub fn replace(path: &Path, contents: &[u8], mode: u32, group: Option<u32>) -> io::Result<bool> {
     let dir = parent_of(path)?;
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    remove_stale_temps(dir, &name);
     let (temp_path, mut temp) = create_temp(dir, path)?;
     let result = fill(&mut temp, contents, mode, group);
     let result = result.and_then(|group_kept| {
+        crate::fault::point(&format!("{name}-temp-written"));
         std::fs::rename(&temp_path, path)?;
+        crate::fault::point(&format!("{name}-renamed"));
         sync_dir(dir)?;
         Ok(group_kept)
     });
@@ -34,6 +47,20 @@ pub fn replace(path: &Path, contents: &[u8], mode: u32, group: Option<u32>) -> i
     result
 }
 
+/// Creates `path` with `contents` and permission bits `mode`, failing with `AlreadyExists`
+/// if anything is at `path`: the file appears complete or not at all, and never replaces
+/// another. The complete temporary file is hard-linked to its name, which cannot clobber.
+pub fn create_new(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
+    let dir = parent_of(path)?;
+    let (temp_path, mut temp) = create_temp(dir, path)?;
+    let result =
+        fill(&mut temp, contents, mode, None).and_then(|_| std::fs::hard_link(&temp_path, path));
+    let removed = std::fs::remove_file(&temp_path);
+    result?;
+    removed?;
+    sync_dir(dir)
+}
+
 fn parent_of(path: &Path) -> io::Result<&Path> {
     match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => Ok(dir),
@@ -41,14 +68,35 @@ fn parent_of(path: &Path) -> io::Result<&Path> {
     }
 }
 
-/// Creates `.<name>.canary-bootstrap.<pid>.<n>` with O_EXCL and O_NOFOLLOW.
+/// Removes regular files named like our temporary files for `name`; best effort.
+fn remove_stale_temps(dir: &Path, name: &str) {
+    let prefix = format!(".{name}.canary-bootstrap.");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let is_ours = entry.file_name().to_string_lossy().starts_with(&prefix);
+        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+        if is_ours && is_file && std::fs::remove_file(entry.path()).is_ok() {
+            tracing::debug!(file = %entry.path().display(), "removed a stale temporary file");
+        }
+    }
+}
+
+/// Creates `.<name>.canary-bootstrap.<random hex>` in `dir`, exclusively and without
+/// following a symlink.
 fn create_temp(dir: &Path, path: &Path) -> io::Result<(PathBuf, File)> {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let pid = std::process::id();
+    let names = (0..TEMP_ATTEMPTS)
+        .map(|_| dir.join(format!(".{name}.canary-bootstrap.{:016x}", random_u64())));
+    open_first_free(names)
+}
+
+/// Opens the first of `names` that does not exist yet; a name that exists, as a file or a
+/// symlink, is skipped and never opened.
+fn open_first_free(names: impl Iterator<Item = PathBuf>) -> io::Result<(PathBuf, File)> {
     let mut last_error = None;
-    for _ in 0..8 {
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let temp_path = dir.join(format!(".{name}.canary-bootstrap.{pid}.{n}"));
+    for temp_path in names {
         let opened = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -62,6 +110,17 @@ fn create_temp(dir: &Path, path: &Path) -> io::Result<(PathBuf, File)> {
         }
     }
     Err(last_error.unwrap_or_else(|| io::Error::other("no free temporary file name")))
+}
+
+/// 64 unpredictable bits: SipHash under the process's random keys (std seeds them from the
+/// system's random source) over the pid, a counter and the time.
+fn random_u64() -> u64 {
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    hasher.write_u32(COUNTER.fetch_add(1, Ordering::Relaxed));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    hasher.write_u128(now.map_or(0, |d| d.as_nanos()));
+    hasher.finish()
 }
 
 /// Writes, sets mode and group, and fsyncs. Returns whether the group could be applied.
@@ -98,19 +157,68 @@ mod tests {
     }
 
     #[test]
+    fn create_new_never_replaces_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        create_new(&path, b"first", 0o600).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().mode() & 0o777, 0o600);
+        let err = create_new(&path, b"second", 0o600).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&path).unwrap(), b"first");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn removes_temporary_files_a_killed_run_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(dir.path().join(".f.canary-bootstrap.1.0"), "stale").unwrap();
+        std::fs::write(dir.path().join(".g.canary-bootstrap.1.0"), "other").unwrap();
+        replace(&path, b"new", 0o600, None).unwrap();
+        assert!(!dir.path().join(".f.canary-bootstrap.1.0").exists());
+        assert!(dir.path().join(".g.canary-bootstrap.1.0").exists());
+    }
+
+    #[test]
     fn skips_a_pre_created_symlink_at_the_temporary_name() {
         let dir = tempfile::tempdir().unwrap();
         let victim = dir.path().join("victim");
         std::fs::write(&victim, "keep").unwrap();
-        let path = dir.path().join("f");
-        let pid = std::process::id();
-        let start = COUNTER.load(Ordering::Relaxed);
-        for n in start..start + 4 {
-            let trap = dir.path().join(format!(".f.canary-bootstrap.{pid}.{n}"));
-            let _ = std::os::unix::fs::symlink(&victim, trap);
+        let names: Vec<PathBuf> = (0..4).map(|n| dir.path().join(format!(".t{n}"))).collect();
+        for trap in &names[..3] {
+            std::os::unix::fs::symlink(&victim, trap).unwrap();
         }
-        replace(&path, b"new", 0o600, None).unwrap();
+        let (chosen, mut file) = open_first_free(names.clone().into_iter()).unwrap();
+        assert_eq!(chosen, names[3]);
+        file.write_all(b"new").unwrap();
         assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
-        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        for trap in &names[..3] {
+            assert!(std::fs::symlink_metadata(trap).unwrap().is_symlink());
+        }
+    }
+
+    #[test]
+    fn gives_up_when_every_name_is_taken_without_touching_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep").unwrap();
+        let trap = dir.path().join(".t");
+        std::os::unix::fs::symlink(&victim, &trap).unwrap();
+        let err = open_first_free(std::iter::repeat_n(trap, 3)).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+    }
+
+    #[test]
+    fn temporary_names_are_unpredictable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let (a, _) = create_temp(dir.path(), &path).unwrap();
+        let (b, _) = create_temp(dir.path(), &path).unwrap();
+        assert_ne!(a, b);
+        let a = a.file_name().unwrap().to_str().unwrap().to_owned();
+        assert!(a.starts_with(".f.canary-bootstrap."), "{a}");
+        let suffix = a.rsplit('.').next().unwrap();
+        assert_eq!(suffix.len(), 16, "{a}");
     }
 }

@@ -58,6 +58,10 @@ pub struct Settings {
     pub deploy_key_file: Option<PathBuf>,
     /// Lifetime of each token, such as `12h`, `30d`, `6mo` or `1y`. Default: the Console's.
     pub expiry: Option<String>,
+    /// Seconds to wait at early boot for a real host name (not `localhost` or the image
+    /// builder's) before falling back to the instance id. Default 30.
+    #[serde(default = "default_hostname_wait_secs")]
+    pub hostname_wait_secs: u64,
     /// Where to find this instance's identity. Defaults as documented on [`Identity`].
     #[serde(default)]
     pub identity: Identity,
@@ -77,6 +81,31 @@ pub struct Identity {
     /// Used only when the product UUID cannot be read. Default `/etc/machine-id`.
     #[serde(default = "default_machine_id_file")]
     pub machine_id_file: PathBuf,
+    /// The DMI directory that tells whether this is EC2. Default `/sys/class/dmi/id`.
+    #[serde(default = "default_dmi_dir")]
+    pub dmi_dir: PathBuf,
+    /// When to ask the EC2 instance metadata service (IMDSv2). Default `auto`.
+    #[serde(default)]
+    pub imds: ImdsMode,
+    /// The metadata service's base URL (`http://` only). Default `http://169.254.169.254`.
+    #[serde(
+        default = "default_imds_endpoint",
+        deserialize_with = "deserialize_endpoint"
+    )]
+    pub imds_endpoint: String,
+}
+
+/// When the agent asks the EC2 instance metadata service.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImdsMode {
+    /// Only when DMI says this is an EC2 instance.
+    #[default]
+    Auto,
+    /// Always, even where DMI does not say EC2.
+    Always,
+    /// Never; the EC2 memo placeholders are then refused.
+    Never,
 }
 
 /// One credentials file to plant a profile into.
@@ -154,6 +183,24 @@ fn is_loopback(url: &reqwest::Url) -> bool {
     }
 }
 
+fn deserialize_endpoint<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let raw = String::deserialize(d)?;
+    check_endpoint(&raw).map_err(|e| serde::de::Error::custom(format!("imds_endpoint: {e:#}")))
+}
+
+/// The metadata service speaks plain HTTP on a link-local or loopback address, no path.
+fn check_endpoint(value: &str) -> anyhow::Result<String> {
+    let value = value.trim().trim_end_matches('/');
+    let url = reqwest::Url::parse(value).with_context(|| format!("'{value}' is not a URL"))?;
+    if url.scheme() != "http" || url.host().is_none() || url.path() != "/" {
+        bail!("'{value}' must be a bare http:// address such as http://169.254.169.254");
+    }
+    if url.query().is_some() || !url.username().is_empty() || url.password().is_some() {
+        bail!("'{value}' must be a bare http:// address such as http://169.254.169.254");
+    }
+    Ok(value.to_owned())
+}
+
 fn deserialize_console<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Console, D::Error> {
     let raw = String::deserialize(d)?;
     Console::parse(&raw).map_err(|e| serde::de::Error::custom(format!("console: {e:#}")))
@@ -203,6 +250,9 @@ impl Settings {
             && !valid_expiry(expiry)
         {
             bail!("'expiry' value '{expiry}' is not a number followed by h, d, mo or y");
+        }
+        if self.identity.imds == ImdsMode::Never && self.memo.uses_ec2_facts() {
+            bail!("'memo' uses an EC2 placeholder but [identity] imds = \"never\"");
         }
         check_optional_text("flock_id", self.flock_id.as_deref())?;
         check_optional_text("aws_id_username", self.aws_id_username.as_deref())
@@ -311,6 +361,18 @@ fn default_lock_wait_secs() -> u64 {
     60
 }
 
+fn default_hostname_wait_secs() -> u64 {
+    30
+}
+
+fn default_dmi_dir() -> PathBuf {
+    PathBuf::from("/sys/class/dmi/id")
+}
+
+fn default_imds_endpoint() -> String {
+    "http://169.254.169.254".to_owned()
+}
+
 fn default_product_uuid_file() -> PathBuf {
     PathBuf::from("/sys/class/dmi/id/product_uuid")
 }
@@ -324,6 +386,9 @@ impl Default for Identity {
         Identity {
             product_uuid_file: default_product_uuid_file(),
             machine_id_file: default_machine_id_file(),
+            dmi_dir: default_dmi_dir(),
+            imds: ImdsMode::default(),
+            imds_endpoint: default_imds_endpoint(),
         }
     }
 }
@@ -430,6 +495,33 @@ mod tests {
         }
         let err = error_of("console = 'abc'\nexpiry = '12x'\n");
         assert!(err.contains("'expiry'"), "{err}");
+    }
+
+    #[test]
+    fn identity_defaults_and_imds_modes() {
+        let settings = load_str("console = 'abc'\n").unwrap();
+        assert_eq!(settings.identity.imds, ImdsMode::Auto);
+        assert_eq!(settings.identity.imds_endpoint, "http://169.254.169.254");
+        assert_eq!(settings.hostname_wait_secs, 30);
+        let text = "console = 'abc'\n[identity]\nimds = 'never'\n";
+        assert_eq!(load_str(text).unwrap().identity.imds, ImdsMode::Never);
+        let err = error_of("console = 'abc'\n[identity]\nimds = 'sometimes'\n");
+        assert!(err.contains("imds"), "{err}");
+    }
+
+    #[test]
+    fn refuses_an_imds_endpoint_with_a_path_or_tls() {
+        let err = error_of("console = 'abc'\n[identity]\nimds_endpoint = 'https://x'\n");
+        assert!(err.contains("imds_endpoint"), "{err}");
+        let err = error_of("console = 'abc'\n[identity]\nimds_endpoint = 'http://x/latest'\n");
+        assert!(err.contains("imds_endpoint"), "{err}");
+    }
+
+    #[test]
+    fn refuses_ec2_placeholders_when_imds_is_off() {
+        let err = error_of("console = 'abc'\nmemo = '{instance_id}'\n[identity]\nimds = 'never'\n");
+        assert!(err.contains("imds"), "{err}");
+        assert!(load_str("console = 'abc'\nmemo = '{hostname} {az}'\n").is_ok());
     }
 
     #[test]

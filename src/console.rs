@@ -15,6 +15,8 @@ use zeroize::Zeroizing;
 
 mod answer;
 
+pub(crate) use answer::{Answer, clean_text, read_answer, redact};
+
 use crate::config::Console;
 use crate::retry::{self, Next};
 use crate::secret::Secret;
@@ -30,6 +32,8 @@ const DEPLOY_HEADER: &str = "x-canary-auth-token";
 
 /// Answers larger than this are refused; a real token answer is about 1 KiB.
 const MAX_BODY: usize = 256 * 1024;
+/// The default longest a request may take (the factory admin commands use it).
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The secret that lets this host create tokens.
@@ -138,12 +142,7 @@ impl Client {
         tls: rustls::ClientConfig,
         request_timeout: Duration,
     ) -> anyhow::Result<Client> {
-        let http = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(CONNECT_TIMEOUT)
-            .user_agent(concat!("canary-bootstrap/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let http = http_client(tls)?;
         Ok(Client {
             http,
             console,
@@ -239,6 +238,17 @@ impl Client {
     }
 }
 
+/// The HTTP client every Console request uses: rustls, no redirects, a connect timeout,
+/// proxies from the environment.
+pub(crate) fn http_client(tls: rustls::ClientConfig) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(CONNECT_TIMEOUT)
+        .user_agent(concat!("canary-bootstrap/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
 /// A header value that HTTP libraries know not to print.
 fn sensitive_header(key: &Secret, url: &str) -> Result<reqwest::header::HeaderValue, ConsoleError> {
     let mut value = reqwest::header::HeaderValue::from_str(key.expose()).map_err(|_| {
@@ -271,7 +281,7 @@ fn form_body(auth: &Credential, request: &TokenRequest<'_>) -> Zeroizing<String>
     Zeroizing::new(form.finish())
 }
 
-fn unreachable_error(url: &str, err: &reqwest::Error) -> ConsoleError {
+pub(crate) fn unreachable_error(url: &str, err: &reqwest::Error) -> ConsoleError {
     ConsoleError::Unreachable {
         url: url.to_owned(),
         reason: error_chain(err),

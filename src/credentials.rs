@@ -8,7 +8,7 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -209,6 +209,8 @@ fn follow_link(path: &Path) -> anyhow::Result<PathBuf> {
 }
 
 /// Creates the missing `~/.aws`: 0700 whatever the umask. Its parent must exist already.
+/// The mode is set through the directory opened without following a symlink, so a swap
+/// after the `mkdir` cannot turn the chmod onto another directory (the home, say).
 fn make_dir(dir: &Path) -> anyhow::Result<()> {
     let shown = dir.display();
     let parent = dir.parent().unwrap_or(Path::new("/"));
@@ -222,7 +224,13 @@ fn make_dir(dir: &Path) -> anyhow::Result<()> {
         .mode(0o700)
         .create(dir)
         .with_context(|| format!("failed to create directory '{shown}'"))?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+    let opened = File::options()
+        .read(true)
+        .custom_flags(nix::libc::O_DIRECTORY | nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+        .open(dir)
+        .with_context(|| format!("failed to open the new directory '{shown}'"))?;
+    opened
+        .set_permissions(std::fs::Permissions::from_mode(0o700))
         .with_context(|| format!("failed to set the mode of '{shown}'"))
 }
 
@@ -244,8 +252,16 @@ fn check_dir(dir: &Path) -> anyhow::Result<()> {
 }
 
 /// Reads the current file, if any, refusing anything but a plain file this user owns.
+/// The type is checked before opening (a socket cannot be opened at all) and again on the
+/// opened file; the open never blocks (a FIFO) and never follows a symlink.
 fn read_existing(path: &Path) -> anyhow::Result<Option<Existing>> {
     let shown = path.display();
+    if let Ok(meta) = std::fs::symlink_metadata(path)
+        && !meta.is_file()
+        && !meta.is_symlink()
+    {
+        bail!("'{shown}' is {}, not a regular file", kind_of(&meta));
+    }
     let opened = File::options()
         .read(true)
         .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK | nix::libc::O_CLOEXEC)
@@ -280,7 +296,7 @@ fn read_existing(path: &Path) -> anyhow::Result<Option<Existing>> {
 fn check_file(path: &Path, meta: &std::fs::Metadata) -> anyhow::Result<()> {
     let shown = path.display();
     if !meta.file_type().is_file() {
-        bail!("'{shown}' is not a regular file");
+        bail!("'{shown}' is {}, not a regular file", kind_of(meta));
     }
     let me = nix::unistd::geteuid().as_raw();
     if meta.uid() != me {
@@ -293,6 +309,22 @@ fn check_file(path: &Path, meta: &std::fs::Metadata) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// What a file that is not a regular file is, for error messages.
+fn kind_of(meta: &std::fs::Metadata) -> &'static str {
+    let kind = meta.file_type();
+    if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_block_device() || kind.is_char_device() {
+        "a device"
+    } else {
+        "a special file"
+    }
 }
 
 fn write(
@@ -309,4 +341,32 @@ fn write(
         warnings.push(format!("could not keep the group of '{}'", file.display()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_never_prints_its_secret() {
+        let request = Request {
+            path: PathBuf::from("/home/u/.aws/credentials"),
+            profile: "prod-admin".into(),
+            action: Action::Plant {
+                access_key_id: "AKIAEXAMPLE000000001".into(),
+                secret_access_key: Secret::new("s3cr3t/value".into()),
+            },
+            own_key_ids: Vec::new(),
+        };
+        let shown = format!("{request:?} {request:#?}");
+        assert!(shown.contains("Secret(..)"), "{shown}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+    }
+
+    #[test]
+    fn names_what_a_special_file_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = read_existing(dir.path()).err().unwrap();
+        assert!(format!("{err:#}").contains("is a directory, not a regular file"));
+    }
 }

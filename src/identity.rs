@@ -1,9 +1,12 @@
-//! Who this instance is: the identity that ties the marker to one instance, and the host name.
+//! Who this instance is: the identity that ties the marker to one instance.
 //!
 //! The identity must change when an image is cloned and survive reboots. The DMI product
-//! UUID does both on EC2 and most hypervisors; `/etc/machine-id` is only a fallback, since
-//! images often carry one. Both sources are paths in the settings so tests can fake a new
-//! instance.
+//! UUID does both on EC2 (where it is per instance) and most hypervisors, and reading it
+//! needs no network, so a reboot is recognised offline. Without a product UUID, the EC2
+//! instance id from the metadata service is next (only where that service applies), and
+//! `/etc/machine-id` is the last resort, since images often carry one. When a run asks the
+//! metadata service anyway, the instance id is recorded beside the identity in the marker.
+//! Every source is a path or URL in the settings so tests can fake a new instance.
 
 use std::path::Path;
 
@@ -11,13 +14,35 @@ use anyhow::bail;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Identity;
+use crate::imds;
 
 /// This instance's identity and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceId {
-    /// `product_uuid` or `machine_id`.
+    /// `product_uuid`, `instance_id` or `machine_id`.
     pub source: String,
     pub value: String,
+    /// The EC2 instance id, when the run that wrote this asked the metadata service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
+}
+
+impl InstanceId {
+    /// Whether `other` names the same instance: same source and value, and the same EC2
+    /// instance id when both know one.
+    pub fn same_instance(&self, other: &InstanceId) -> bool {
+        let ec2_agrees = match (&self.instance_id, &other.instance_id) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        };
+        self.source == other.source && self.value == other.value && ec2_agrees
+    }
+
+    /// This identity with the EC2 instance id recorded beside it.
+    pub fn with_instance_id(mut self, metadata: Option<&imds::Metadata>) -> InstanceId {
+        self.instance_id = metadata.map(|m| m.instance_id.clone());
+        self
+    }
 }
 
 impl std::fmt::Display for InstanceId {
@@ -26,26 +51,35 @@ impl std::fmt::Display for InstanceId {
     }
 }
 
-/// Reads the identity from the first source that has one.
-pub fn instance_id(settings: &Identity) -> anyhow::Result<InstanceId> {
-    let sources = [
-        ("product_uuid", &settings.product_uuid_file),
-        ("machine_id", &settings.machine_id_file),
-    ];
-    for (source, path) in sources {
-        if let Some(value) = read_id(path) {
-            tracing::debug!(source, path = %path.display(), "read the instance identity");
-            return Ok(InstanceId {
-                source: source.to_owned(),
-                value,
-            });
+/// Reads the identity from the first source that has one; asks the metadata service only
+/// when there is no product UUID.
+pub fn instance_id(settings: &Identity, metadata: &mut imds::Lazy) -> anyhow::Result<InstanceId> {
+    if let Some(value) = read_id(&settings.product_uuid_file) {
+        return Ok(found("product_uuid", value));
+    }
+    if metadata.applies() {
+        match metadata.get() {
+            Ok(facts) => return Ok(found("instance_id", facts.instance_id.clone())),
+            Err(e) => tracing::warn!("no instance id from the metadata service: {e:#}"),
         }
+    }
+    if let Some(value) = read_id(&settings.machine_id_file) {
+        return Ok(found("machine_id", value));
     }
     bail!(
         "no instance identity: neither '{}' nor '{}' holds one",
         settings.product_uuid_file.display(),
         settings.machine_id_file.display()
     )
+}
+
+fn found(source: &str, value: String) -> InstanceId {
+    tracing::debug!(source, value, "read the instance identity");
+    InstanceId {
+        source: source.to_owned(),
+        value,
+        instance_id: None,
+    }
 }
 
 /// A usable id from a file: trimmed, lower-cased, not empty and not all zeros.
@@ -55,13 +89,6 @@ fn read_id(path: &Path) -> Option<String> {
     let meaningful = value.chars().any(|c| c.is_ascii_alphanumeric() && c != '0');
     let plain = value.len() <= 128 && value.chars().all(|c| c.is_ascii_graphic());
     (meaningful && plain).then_some(value)
-}
-
-/// The host name as `gethostname` reports it.
-pub fn hostname() -> String {
-    nix::unistd::gethostname()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_else(|_| "unknown-host".to_owned())
 }
 
 #[cfg(test)]
@@ -77,10 +104,16 @@ mod tests {
         let settings = Identity {
             product_uuid_file: uuid.clone(),
             machine_id_file: machine,
+            imds: crate::config::ImdsMode::Never,
+            ..Identity::default()
         };
-        assert_eq!(instance_id(&settings).unwrap().source, "machine_id");
+        let mut metadata = imds::Lazy::new(&settings);
+        assert_eq!(
+            instance_id(&settings, &mut metadata).unwrap().source,
+            "machine_id"
+        );
         std::fs::write(&uuid, "EC2AB1E2-0000\n").unwrap();
-        let id = instance_id(&settings).unwrap();
+        let id = instance_id(&settings, &mut metadata).unwrap();
         assert_eq!(
             (id.source.as_str(), id.value.as_str()),
             ("product_uuid", "ec2ab1e2-0000")
@@ -95,7 +128,22 @@ mod tests {
         let settings = Identity {
             product_uuid_file: uuid,
             machine_id_file: dir.path().join("none"),
+            imds: crate::config::ImdsMode::Never,
+            ..Identity::default()
         };
-        assert!(instance_id(&settings).is_err());
+        assert!(instance_id(&settings, &mut imds::Lazy::new(&settings)).is_err());
+    }
+
+    #[test]
+    fn the_same_instance_ignores_a_missing_instance_id() {
+        let a = found("product_uuid", "ec2abc".into());
+        let with = |id: &str| InstanceId {
+            instance_id: Some(id.into()),
+            ..a.clone()
+        };
+        assert!(a.same_instance(&with("i-1")));
+        assert!(with("i-1").same_instance(&with("i-1")));
+        assert!(!with("i-1").same_instance(&with("i-2")));
+        assert!(!a.same_instance(&found("machine_id", "ec2abc".into())));
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! Removes the agent's own profiles (those whose key ids the marker or the pending record
 //! lists) from the files they were planted in, then the marker and the pending record, so
-//! the image carries no token and every instance launched from it provisions itself. Touches
-//! nothing else; running it twice is harmless.
+//! the image carries no token and every instance launched from it provisions itself. It
+//! also records the builder's host name in the state directory, so an instance that boots
+//! with that name waits for its own. Touches nothing else; running it twice is harmless.
 
 use tracing::info;
 
@@ -51,6 +52,7 @@ pub fn prepare_image(settings: &Settings) -> Result<(), Failure> {
             _ => info!(user, profile = %request.profile, file, "no profile of ours to remove"),
         }
     }
+    record_builder_hostname(&state)?;
     if state.remove_pending().or_exit(ExitKind::Local)? {
         info!("removed the pending-token record");
     }
@@ -59,5 +61,18 @@ pub fn prepare_image(settings: &Settings) -> Result<(), Failure> {
     } else {
         info!("no marker to remove");
     }
+    Ok(())
+}
+
+/// Remembers this host's name as the builder's, unless it is a placeholder anyway.
+fn record_builder_hostname(state: &StateDir) -> Result<(), Failure> {
+    let name = crate::hostname::current();
+    if crate::hostname::is_placeholder(&name, None) {
+        return Ok(());
+    }
+    state
+        .write_builder_hostname(&name)
+        .or_exit(ExitKind::Local)?;
+    info!(hostname = name, "recorded the builder's host name");
     Ok(())
 }

@@ -6,6 +6,8 @@
 //! directory.
 
 pub mod account;
+pub mod admin;
+pub mod admin_client;
 pub mod atomic;
 pub mod cli;
 pub mod config;
@@ -13,11 +15,14 @@ pub mod console;
 pub mod credentials;
 pub mod exit;
 pub mod fault;
+pub mod hostname;
 pub mod identity;
 pub mod image;
+pub mod imds;
 pub mod logging;
 pub mod memo;
 pub mod profile_file;
+pub mod prompt;
 pub mod retry;
 pub mod run;
 pub mod secret;
@@ -32,6 +37,10 @@ use exit::{ExitKind, Failure, OrExit};
 
 /// Runs one subcommand (all but the internal writer, which `main` dispatches first).
 pub fn execute(cli: &Cli) -> Result<(), Failure> {
+    // The admin commands may run without a settings file; they read it themselves.
+    if let Command::Factory(args) = &cli.command {
+        return admin::factory(&cli.config, args);
+    }
     let settings = Settings::load(&cli.config).or_exit(ExitKind::Config)?;
     match &cli.command {
         Command::Run { force } => run::run(&settings, *force),
@@ -46,6 +55,7 @@ pub fn execute(cli: &Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::PrepareImage => image::prepare_image(&settings),
+        Command::Factory(_) => unreachable!("factory commands return before settings load"),
         Command::WriteProfile => unreachable!("main dispatches the writer before settings load"),
     }
 }

@@ -1,7 +1,9 @@
 //! The memo template: the text the Console puts in every alert, naming where the token sits.
 //!
 //! A template is checked when the settings load (unknown placeholders are an error then, not
-//! at boot) and rendered once per target with that target's facts.
+//! at boot) and rendered once per target with that target's facts. The EC2 placeholders
+//! (`{instance_id}`, `{ami_id}`, `{region}`, `{az}`) come from the instance metadata
+//! service; where it is not used they render as [`UNKNOWN`].
 
 use anyhow::bail;
 use serde::Deserialize;
@@ -10,7 +12,22 @@ use serde::Deserialize;
 pub const MAX_MEMO: usize = 10_000;
 
 /// The placeholders a template may use.
-const PLACEHOLDERS: &[&str] = &["hostname", "user", "profile", "path"];
+const PLACEHOLDERS: &[&str] = &[
+    "hostname",
+    "user",
+    "profile",
+    "path",
+    "instance_id",
+    "ami_id",
+    "region",
+    "az",
+];
+
+/// The placeholders filled from the EC2 instance metadata service.
+const EC2_PLACEHOLDERS: &[&str] = &["instance_id", "ami_id", "region", "az"];
+
+/// What an EC2 placeholder renders as when the metadata service is not used.
+pub const UNKNOWN: &str = "unknown";
 
 /// A parsed memo template such as `{hostname} {user}:{path}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +48,10 @@ pub struct Facts<'a> {
     pub user: &'a str,
     pub profile: &'a str,
     pub path: &'a str,
+    pub instance_id: &'a str,
+    pub ami_id: &'a str,
+    pub region: &'a str,
+    pub az: &'a str,
 }
 
 impl Template {
@@ -59,6 +80,18 @@ impl Template {
         Ok(Template { parts })
     }
 
+    /// Whether the template names the placeholder `name`.
+    pub fn uses(&self, name: &str) -> bool {
+        self.parts
+            .iter()
+            .any(|p| matches!(p, Part::Fact(f) if f == name))
+    }
+
+    /// Whether the template needs facts from the EC2 instance metadata service.
+    pub fn uses_ec2_facts(&self) -> bool {
+        EC2_PLACEHOLDERS.iter().any(|name| self.uses(name))
+    }
+
     /// Fills in the facts; fails if the memo comes out empty or too long for the Console.
     pub fn render(&self, facts: &Facts) -> anyhow::Result<String> {
         let memo: String = self.parts.iter().map(|part| part.render(facts)).collect();
@@ -84,6 +117,10 @@ impl Part {
                 "user" => facts.user,
                 "profile" => facts.profile,
                 "path" => facts.path,
+                "instance_id" => facts.instance_id,
+                "ami_id" => facts.ami_id,
+                "region" => facts.region,
+                "az" => facts.az,
                 _ => unreachable!("placeholders are checked when parsed"),
             },
         }
@@ -130,6 +167,10 @@ mod tests {
             user: "alice",
             profile: "prod-admin",
             path: "/home/alice/.aws/credentials",
+            instance_id: "i-0abc",
+            ami_id: "ami-0def",
+            region: "eu-west-1",
+            az: "eu-west-1b",
         }
     }
 
@@ -139,6 +180,17 @@ mod tests {
         assert_eq!(
             t.render(&facts()).unwrap(),
             "web-1 alice prod-admin /home/alice/.aws/credentials"
+        );
+    }
+
+    #[test]
+    fn renders_ec2_facts_and_knows_it_needs_them() {
+        let t = Template::parse("{hostname} {instance_id} {ami_id} {region}/{az}").unwrap();
+        assert!(t.uses_ec2_facts());
+        assert!(!Template::parse("{hostname}").unwrap().uses_ec2_facts());
+        assert_eq!(
+            t.render(&facts()).unwrap(),
+            "web-1 i-0abc ami-0def eu-west-1/eu-west-1b"
         );
     }
 

@@ -4,6 +4,8 @@
 //! the targets, ask the Console for one token per target (recording each one durably before
 //! anything is planted), plant them as their users, and commit the marker. A run that finds
 //! a pending record from a crashed run plants those tokens instead of asking again.
+//! The EC2 metadata service and the wait for a real host name happen only when a token is
+//! about to be asked for, never on the already-provisioned path.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -16,7 +18,8 @@ use crate::console::{Client, Credential, IssuedToken, TokenRequest};
 use crate::credentials::{Action, Outcome, Request};
 use crate::exit::{ExitKind, Failure, OrExit};
 use crate::identity::{self, InstanceId};
-use crate::memo::Facts;
+use crate::imds::{self, Metadata};
+use crate::memo::{Facts, UNKNOWN};
 use crate::secret::{self, Secret};
 use crate::state::{Lock, Marker, Pending, PendingToken, Planted, StateDir};
 use crate::{fault, writer};
@@ -37,27 +40,40 @@ impl Plan {
     }
 }
 
+/// What the memo may name about the host, beyond the target.
+struct HostFacts {
+    hostname: String,
+    ec2: Option<Metadata>,
+}
+
 /// Runs the job. `force` issues new tokens even on a provisioned instance.
 pub fn run(settings: &Settings, force: bool) -> Result<(), Failure> {
     let started = Instant::now();
     let state = StateDir::open(&settings.state_dir).or_exit(ExitKind::Local)?;
     let _lock = lock(&state, settings)?;
-    let identity = identity::instance_id(&settings.identity).or_exit(ExitKind::Local)?;
+    let mut metadata = imds::Lazy::new(&settings.identity);
+    let identity =
+        identity::instance_id(&settings.identity, &mut metadata).or_exit(ExitKind::Local)?;
     let marker = state.marker().or_exit(ExitKind::Local)?;
     if let Some(marker) = &marker {
-        if marker.identity == identity && !force {
+        let same = marker.identity.same_instance(&identity);
+        if same && !force && !unfinished(&state, &identity)? {
             info!(identity = %identity, "this instance is already provisioned, nothing to do");
             return Ok(());
         }
-        if marker.identity != identity {
+        if !same {
             info!(previous = %marker.identity, current = %identity,
                 "found state from another instance; provisioning this one anew");
         }
     }
     let plans = plan_targets(&settings.targets)?;
-    let pending = load_pending(&state, &identity, force)?;
-    let pending = issue_missing(settings, &state, &plans, pending, started)?;
-    let own_ids = own_key_ids(marker.as_ref(), &pending);
+    let (pending, stale_ids) = load_pending(&state, &identity, force)?;
+    let needs_tokens = !missing(&plans, &pending).is_empty();
+    let ec2 = ec2_facts(settings, &mut metadata, needs_tokens)?;
+    let identity = identity.with_instance_id(ec2.as_ref());
+    let pending = issue_missing(settings, &state, &plans, pending, ec2, &identity, started)?;
+    let mut own_ids = own_key_ids(marker.as_ref(), &pending);
+    own_ids.extend(stale_ids);
     let planted = plant_all(&plans, &pending, &own_ids)?;
     state
         .write_marker(&Marker::new(identity, planted))
@@ -66,6 +82,13 @@ pub fn run(settings: &Settings, force: bool) -> Result<(), Failure> {
     state.remove_pending().or_exit(ExitKind::Local)?;
     info!(targets = plans.len(), "provisioning complete");
     Ok(())
+}
+
+/// Whether a run for this instance died before removing its pending record (maybe after
+/// planting some of its tokens, which the marker may not list yet): if so, finish it.
+fn unfinished(state: &StateDir, identity: &InstanceId) -> Result<bool, Failure> {
+    let pending = state.pending().or_exit(ExitKind::Local)?;
+    Ok(pending.is_some_and(|p| p.identity.same_instance(identity)))
 }
 
 fn lock(state: &StateDir, settings: &Settings) -> Result<Lock, Failure> {
@@ -100,23 +123,87 @@ fn plan_targets(targets: &[Target]) -> Result<Vec<Plan>, Failure> {
         .collect()
 }
 
-/// Tokens a crashed run issued for this instance; stale ones (another instance, or `force`)
-/// are dropped, since their keys belong to a different provisioning.
-fn load_pending(state: &StateDir, identity: &InstanceId, force: bool) -> Result<Pending, Failure> {
+/// Tokens a crashed run issued for this instance. Stale ones (another instance, or
+/// `force`) are dropped, since their keys belong to a different provisioning; their key
+/// ids come back too, because a crashed run may have planted them, and a profile holding
+/// one is the agent's own, to be replaced in place.
+fn load_pending(
+    state: &StateDir,
+    identity: &InstanceId,
+    force: bool,
+) -> Result<(Pending, Vec<String>), Failure> {
     match state.pending().or_exit(ExitKind::Local)? {
-        Some(pending) if pending.identity == *identity && !force => {
+        Some(pending) if pending.identity.same_instance(identity) && !force => {
             info!(
                 tokens = pending.tokens.len(),
                 "resuming with tokens a previous run issued"
             );
-            Ok(pending)
+            Ok((pending, Vec::new()))
         }
-        Some(_) => {
-            warn!("ignoring tokens recorded for another instance or replaced by --force");
-            Ok(Pending::new(identity.clone()))
+        Some(stale) => {
+            warn!(previous = %stale.identity, tokens = stale.tokens.len(),
+                "discarding tokens recorded for another instance or replaced by --force");
+            let ids = stale.tokens.into_iter().map(|t| t.access_key_id).collect();
+            Ok((Pending::new(identity.clone()), ids))
         }
-        None => Ok(Pending::new(identity.clone())),
+        None => Ok((Pending::new(identity.clone()), Vec::new())),
     }
+}
+
+/// The targets that have no token yet.
+fn missing<'a>(plans: &'a [Plan], pending: &Pending) -> Vec<&'a Plan> {
+    plans
+        .iter()
+        .filter(|plan| {
+            !pending
+                .tokens
+                .iter()
+                .any(|t| plan.matches(&t.user, &t.profile, &t.file))
+        })
+        .collect()
+}
+
+/// EC2 facts, asked for only when tokens are to be issued and the service applies. A
+/// failure ends the run (transiently) only when the memo names those facts.
+fn ec2_facts(
+    settings: &Settings,
+    metadata: &mut imds::Lazy,
+    needs_tokens: bool,
+) -> Result<Option<Metadata>, Failure> {
+    if !needs_tokens || !metadata.applies() {
+        return Ok(None);
+    }
+    match metadata.get() {
+        Ok(facts) => Ok(Some(facts.clone())),
+        Err(e) if settings.memo.uses_ec2_facts() => Err(Failure::new(
+            ExitKind::Transient,
+            e.context("the memo names EC2 facts"),
+        )),
+        Err(e) => {
+            warn!("continuing without EC2 facts: {e:#}");
+            Ok(None)
+        }
+    }
+}
+
+/// The host name for the memo, waited for when the memo names it.
+fn host_facts(
+    settings: &Settings,
+    state: &StateDir,
+    ec2: Option<Metadata>,
+    identity: &InstanceId,
+) -> HostFacts {
+    let fallback = ec2
+        .as_ref()
+        .map_or(identity.value.as_str(), |m| m.instance_id.as_str());
+    let hostname = if settings.memo.uses("hostname") {
+        let builder = state.builder_hostname();
+        let wait = Duration::from_secs(settings.hostname_wait_secs);
+        crate::hostname::settle(crate::hostname::current, builder.as_deref(), wait, fallback)
+    } else {
+        crate::hostname::current()
+    };
+    HostFacts { hostname, ec2 }
 }
 
 /// Asks the Console for a token for each target that has none yet, recording each one.
@@ -125,31 +212,26 @@ fn issue_missing(
     state: &StateDir,
     plans: &[Plan],
     mut pending: Pending,
+    ec2: Option<Metadata>,
+    identity: &InstanceId,
     started: Instant,
 ) -> Result<Pending, Failure> {
-    let missing: Vec<&Plan> = plans
-        .iter()
-        .filter(|plan| {
-            !pending
-                .tokens
-                .iter()
-                .any(|t| plan.matches(&t.user, &t.profile, &t.file))
-        })
-        .collect();
+    let missing = missing(plans, &pending);
     if missing.is_empty() {
         return Ok(pending);
     }
     let auth = read_credential(settings)?;
-    let hostname = identity::hostname();
+    let host = host_facts(settings, state, ec2, identity);
     let client = client(settings)?;
     let runtime = runtime()?;
     let deadline = started + settings.deadline();
     for plan in missing {
         let token = runtime.block_on(request_token(
-            settings, &client, &auth, plan, &hostname, deadline,
+            settings, &client, &auth, plan, &host, deadline,
         ))?;
         info!(token_id = %token.token_id, user = %plan.account.name, profile = %plan.profile,
             "token issued");
+        fault::point("after-issue");
         pending.tokens.push(pending_token(plan, token));
         state.write_pending(&pending).or_exit(ExitKind::Local)?;
         fault::point("after-pending");
@@ -162,15 +244,20 @@ async fn request_token(
     client: &Client,
     auth: &Credential,
     plan: &Plan,
-    hostname: &str,
+    host: &HostFacts,
     deadline: Instant,
 ) -> Result<IssuedToken, Failure> {
     let path = plan.file.to_string_lossy();
+    let ec2 = host.ec2.as_ref();
     let facts = Facts {
-        hostname,
+        hostname: &host.hostname,
         user: &plan.account.name,
         profile: &plan.profile,
         path: &path,
+        instance_id: ec2.map_or(UNKNOWN, |m| &m.instance_id),
+        ami_id: ec2.map_or(UNKNOWN, |m| &m.ami_id),
+        region: ec2.map_or(UNKNOWN, |m| &m.region),
+        az: ec2.map_or(UNKNOWN, |m| &m.az),
     };
     let memo = settings.memo.render(&facts).or_exit(ExitKind::Config)?;
     let request = TokenRequest {

@@ -111,14 +111,14 @@ fn open_error(path: &Path, err: std::io::Error) -> anyhow::Error {
     }
 }
 
-/// Trims and validates a secret's bytes.
-fn parse_secret(raw: &[u8]) -> anyhow::Result<Secret> {
+/// Trims and validates a secret's bytes (from a file, the environment or a prompt).
+pub(crate) fn parse_secret(raw: &[u8]) -> anyhow::Result<Secret> {
     let Ok(text) = std::str::from_utf8(raw) else {
         bail!("the content is not UTF-8 text");
     };
     let value = text.trim();
     if value.is_empty() {
-        bail!("the file is empty");
+        bail!("the value is empty");
     }
     if value.chars().any(|c| c.is_control() || c.is_whitespace()) {
         bail!("the value contains whitespace or control characters inside it");

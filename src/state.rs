@@ -4,7 +4,8 @@
 //! the instance identity and never holds a secret. The pending record holds tokens the
 //! Console issued whose planting has not been committed yet, secrets included, so that a
 //! crashed run finishes with them instead of asking for new ones; it is root-only and
-//! removed as soon as the marker is written.
+//! removed as soon as the marker is written. `prepare-image` also leaves the image
+//! builder's host name here, so a clone can tell that name is not its own.
 
 use std::fs::File;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
@@ -21,6 +22,7 @@ use crate::secret::Secret;
 const LOCK_FILE: &str = "lock";
 const MARKER_FILE: &str = "provisioned.json";
 const PENDING_FILE: &str = "pending.json";
+const BUILDER_FILE: &str = "builder-hostname";
 const FORMAT_VERSION: u32 = 1;
 
 /// An opened, checked state directory.
@@ -158,6 +160,21 @@ impl StateDir {
         self.remove(PENDING_FILE)
     }
 
+    /// The host name `prepare-image` recorded for the image builder, if any.
+    pub fn builder_hostname(&self) -> Option<String> {
+        let text = std::fs::read_to_string(self.path.join(BUILDER_FILE)).ok()?;
+        let name = text.trim();
+        (!name.is_empty()).then(|| name.to_owned())
+    }
+
+    /// Records the image builder's host name.
+    pub fn write_builder_hostname(&self, name: &str) -> anyhow::Result<()> {
+        let path = self.path.join(BUILDER_FILE);
+        atomic::replace(&path, format!("{name}\n").as_bytes(), 0o600, None)
+            .with_context(|| format!("failed to write '{}'", path.display()))?;
+        Ok(())
+    }
+
     fn read_json<T: serde::de::DeserializeOwned>(&self, name: &str) -> anyhow::Result<Option<T>> {
         let path = self.path.join(name);
         let bytes = match std::fs::read(&path) {
@@ -247,6 +264,7 @@ mod tests {
         InstanceId {
             source: "product_uuid".into(),
             value: "ec2abc".into(),
+            instance_id: None,
         }
     }
 

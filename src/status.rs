@@ -30,11 +30,12 @@ pub struct Status {
 /// Gathers the status.
 pub fn status(settings: &Settings) -> Result<Status, Failure> {
     let state = StateDir::open(&settings.state_dir).or_exit(ExitKind::Local)?;
-    let identity = identity::instance_id(&settings.identity).ok();
+    let mut metadata = crate::imds::Lazy::new(&settings.identity);
+    let identity = identity::instance_id(&settings.identity, &mut metadata).ok();
     let marker = state.marker().or_exit(ExitKind::Local)?;
     let pending = state.pending().or_exit(ExitKind::Local)?;
     let provisioned = match (&marker, &identity) {
-        (Some(marker), Some(id)) => marker.identity == *id,
+        (Some(marker), Some(id)) => marker.identity.same_instance(id),
         _ => false,
     };
     Ok(Status {

@@ -4,13 +4,19 @@
 //! (hidden subcommand `__write-profile`), and the child drops every group, gid and uid to the
 //! user's before it runs anything, so a symlink planted by the user can lead it nowhere the
 //! user could not go already. The request, secret included, travels on the child's stdin and
-//! the report comes back on its stdout: never on a command line or in the environment.
+//! the report comes back on its stdout: never on a command line or in the environment. The
+//! child's umask is 077, whatever the agent's, and it gets a bounded time: a child the user
+//! stops or blocks (it runs as that user, who may signal it) fails the write instead of
+//! hanging the boot.
 
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
+use nix::sys::stat::Mode;
 use nix::unistd::{Gid, Uid};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -23,6 +29,15 @@ pub const SUBCOMMAND: &str = "__write-profile";
 
 /// Largest report the parent reads back.
 const MAX_REPORT: u64 = 64 * 1024;
+
+/// How long a writer child may take; reading and rewriting one small file takes milliseconds.
+const WRITER_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// In fault-injection builds, a shorter writer timeout in milliseconds, for tests.
+const TIMEOUT_ENV: &str = "CANARY_BOOTSTRAP_WRITER_TIMEOUT_MS";
+
+/// The fault point at which the writer stops itself (SIGSTOP) so a test can inspect it.
+pub const STOP_FAULT: &str = "writer-stop";
 
 /// What the child sends back.
 #[derive(Serialize, Deserialize)]
@@ -52,15 +67,11 @@ pub fn apply_as(account: &Account, request: &Request) -> anyhow::Result<Report> 
         .write_all(&input)
         .context("failed to send the request to the writer process")?;
     drop(stdin);
-    let mut output = Zeroizing::new(Vec::new());
     let stdout = child
         .stdout
         .take()
         .context("the writer process has no stdout")?;
-    stdout.take(MAX_REPORT).read_to_end(&mut output)?;
-    let status = child
-        .wait()
-        .context("failed to wait for the writer process")?;
+    let (output, status) = collect(child, stdout, timeout(), &account.name)?;
     match serde_json::from_slice::<Reply>(&output) {
         Ok(Reply::Done(report)) => Ok(report),
         Ok(Reply::Failed(message)) => Err(anyhow::anyhow!(message)),
@@ -69,6 +80,45 @@ pub fn apply_as(account: &Account, request: &Request) -> anyhow::Result<Report> 
             account.name
         ),
     }
+}
+
+/// Reads the child's report and waits for it, killing it (by its pid) when it outlives
+/// `limit`. The reading happens on a short-lived thread that has ended before this returns,
+/// so the next writer is forked from a process without it.
+fn collect(
+    mut child: Child,
+    stdout: ChildStdout,
+    limit: Duration,
+    user: &str,
+) -> anyhow::Result<(Zeroizing<Vec<u8>>, std::process::ExitStatus)> {
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut output = Zeroizing::new(Vec::new());
+        let read = stdout.take(MAX_REPORT).read_to_end(&mut output);
+        let _ = tx.send(read.map(|_| output));
+    });
+    let received = rx.recv_timeout(limit);
+    if received.is_err() {
+        let _ = child.kill();
+    }
+    let status = child.wait();
+    let _ = reader.join();
+    let Ok(read) = received else {
+        bail!(
+            "the writer process for user '{user}' did not finish within {}s; it was stopped",
+            limit.as_secs_f32()
+        );
+    };
+    let output = read.context("failed to read the writer process's report")?;
+    let status = status.context("failed to wait for the writer process")?;
+    Ok((output, status))
+}
+
+fn timeout() -> Duration {
+    let from_env = cfg!(feature = "fault-injection")
+        .then(|| std::env::var(TIMEOUT_ENV).ok()?.parse().ok())
+        .flatten();
+    from_env.map_or(WRITER_TIMEOUT, Duration::from_millis)
 }
 
 /// The child command: this same binary, as the user, with an empty environment.
@@ -95,8 +145,12 @@ fn command(account: &Account) -> Command {
     command
 }
 
-/// Drops groups, gid and uid (real, effective and saved) to the user's; no way back.
+/// Sets umask 077, keeps every descriptor but stdin, stdout and stderr from reaching the
+/// new program, and drops groups, gid and uid (real, effective and saved) to the user's; no
+/// way back.
 fn become_user(uid: Uid, gid: Gid, groups: &[Gid]) -> std::io::Result<()> {
+    nix::sys::stat::umask(Mode::from_bits_truncate(0o077));
+    close_inherited_fds();
     if !nix::unistd::geteuid().is_root() {
         return Ok(());
     }
@@ -106,10 +160,41 @@ fn become_user(uid: Uid, gid: Gid, groups: &[Gid]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Marks every descriptor above stderr close-on-exec: whatever started the agent may have
+/// left it descriptors, and the writer runs as a user who can look into its process.
+/// Close-on-exec rather than close, so std's exec-error pipe still works until the exec.
+fn close_inherited_fds() {
+    use nix::libc;
+    // SAFETY: plain system calls on descriptor numbers; no memory is touched.
+    unsafe {
+        let flags = libc::CLOSE_RANGE_CLOEXEC as libc::c_int;
+        if libc::syscall(
+            libc::SYS_close_range,
+            3 as libc::c_uint,
+            libc::c_uint::MAX,
+            flags,
+        ) == 0
+        {
+            return;
+        }
+        // Kernels before 5.11: one descriptor at a time, up to the descriptor limit.
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+        let top = limit.rlim_cur.clamp(1024, 65536) as libc::c_int;
+        for fd in 3..top {
+            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+        }
+    }
+}
+
 /// The child's side: reads a request on stdin, applies it, writes the reply on stdout.
 pub fn serve() -> std::process::ExitCode {
+    crate::fault::in_writer();
     let reply = match read_request() {
-        Ok(request) => match credentials::apply(&request) {
+        Ok(request) => match stop_point().and_then(|()| credentials::apply(&request)) {
             Ok(report) => Reply::Done(report),
             Err(e) => Reply::Failed(format!("{e:#}")),
         },
@@ -132,4 +217,14 @@ fn read_request() -> anyhow::Result<Request> {
         .read_to_end(&mut input)
         .context("failed to read the request")?;
     serde_json::from_slice(&input).map_err(|_| anyhow::anyhow!("the request is not valid"))
+}
+
+/// Under fault injection, stops here (SIGSTOP) when the fault names [`STOP_FAULT`], so a test
+/// can look at the running writer from outside: its ids, arguments, environment and files.
+fn stop_point() -> anyhow::Result<()> {
+    let wanted = crate::fault::inherited_setting().is_some_and(|f| f == STOP_FAULT);
+    if wanted {
+        nix::sys::signal::raise(nix::sys::signal::Signal::SIGSTOP)?;
+    }
+    Ok(())
 }

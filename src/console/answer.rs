@@ -14,13 +14,13 @@ use super::{ConsoleError, IssuedToken, MAX_BODY, unreachable_error};
 use crate::secret::Secret;
 
 /// An HTTP answer: status, capped body, and headers we act on.
-pub(super) struct Answer {
-    status: u16,
-    body: Zeroizing<Vec<u8>>,
-    retry_after: Option<Duration>,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) body: Zeroizing<Vec<u8>>,
+    pub(crate) retry_after: Option<Duration>,
 }
 
-pub(super) async fn read_answer(
+pub(crate) async fn read_answer(
     url: &str,
     mut response: reqwest::Response,
 ) -> Result<Answer, ConsoleError> {
@@ -157,7 +157,7 @@ fn valid_secret_key(secret: &str) -> bool {
 }
 
 /// Text from the Console made safe for one log line: no control characters, bounded.
-fn clean_text(text: &str) -> String {
+pub(crate) fn clean_text(text: &str) -> String {
     let cleaned: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
@@ -166,7 +166,7 @@ fn clean_text(text: &str) -> String {
 }
 
 /// A Console that echoes the factory auth string back must not get it into a log.
-fn redact(text: &str, auth: &Secret) -> String {
+pub(crate) fn redact(text: &str, auth: &Secret) -> String {
     text.replace(auth.expose(), "<redacted>")
 }
 

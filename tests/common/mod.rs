@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod imds;
+
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -134,6 +136,9 @@ pub struct Scenario {
     pub console: String,
     pub targets: Vec<String>,
     pub extra_settings: String,
+    /// Lines for `[identity]`. The default turns the metadata service off, so no test ever
+    /// aims at the real metadata address; tests of it point `imds_endpoint` at a mock.
+    pub identity_settings: String,
 }
 
 impl Scenario {
@@ -144,6 +149,7 @@ impl Scenario {
             console: console.to_owned(),
             targets: Vec::new(),
             extra_settings: String::new(),
+            identity_settings: "imds = \"never\"\n".to_owned(),
         };
         write_private(&scenario.path("factory_auth"), &format!("{FACTORY_AUTH}\n"));
         std::fs::write(
@@ -178,13 +184,16 @@ impl Scenario {
     pub fn write_config(&self) -> PathBuf {
         let mut text = format!(
             "console = \"{}\"\nfactory_auth_file = \"{}\"\nstate_dir = \"{}\"\n{}\n\
-             [identity]\nproduct_uuid_file = \"{}\"\nmachine_id_file = \"{}\"\n",
+             [identity]\nproduct_uuid_file = \"{}\"\nmachine_id_file = \"{}\"\n\
+             dmi_dir = \"{}\"\n{}",
             self.console,
             self.path("factory_auth").display(),
             self.path("state").display(),
             self.extra_settings,
             self.path("product_uuid").display(),
             self.path("machine-id").display(),
+            self.path("dmi").display(),
+            self.identity_settings,
         );
         let default_target = format!(
             "user = \"{}\"\ncredentials_file = \"{}\"\n",

@@ -49,6 +49,15 @@ pub struct Settings {
     pub lock_wait_secs: u64,
     /// A PEM file of extra CA certificates to trust for the Console. Default: none.
     pub ca_file: Option<PathBuf>,
+    /// Seconds one request may take, connecting included. Default 30 (never past the
+    /// deadline).
+    #[serde(default = "default_request_timeout_secs")]
+    pub request_timeout_secs: u64,
+    /// File holding a Canarytoken Deploy key. When set, tokens are created with it at
+    /// `/api/v1/canarytoken/create` and no factory auth is read. Default: none.
+    pub deploy_key_file: Option<PathBuf>,
+    /// Lifetime of each token, such as `12h`, `30d`, `6mo` or `1y`. Default: the Console's.
+    pub expiry: Option<String>,
     /// Seconds to wait at early boot for a real host name (not `localhost` or the image
     /// builder's) before falling back to the instance id. Default 30.
     #[serde(default = "default_hostname_wait_secs")]
@@ -211,6 +220,11 @@ impl Settings {
         Ok(settings)
     }
 
+    /// The longest one request to the Console may take.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+
     /// The overall deadline for a run.
     pub fn deadline(&self) -> Duration {
         Duration::from_secs(self.deadline_secs)
@@ -228,6 +242,14 @@ impl Settings {
         check_unique_files(&self.targets)?;
         if self.deadline_secs == 0 {
             bail!("'deadline_secs' must be at least 1");
+        }
+        if self.request_timeout_secs == 0 {
+            bail!("'request_timeout_secs' must be at least 1");
+        }
+        if let Some(expiry) = &self.expiry
+            && !valid_expiry(expiry)
+        {
+            bail!("'expiry' value '{expiry}' is not a number followed by h, d, mo or y");
         }
         if self.identity.imds == ImdsMode::Never && self.memo.uses_ec2_facts() {
             bail!("'memo' uses an EC2 placeholder but [identity] imds = \"never\"");
@@ -273,6 +295,14 @@ fn check_unique_files(targets: &[Target]) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A token lifetime as the Console takes it: a positive number and a unit.
+fn valid_expiry(value: &str) -> bool {
+    let digits = value.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, unit) = value.split_at(digits);
+    let positive = number.len() <= 6 && number.parse::<u32>().is_ok_and(|n| n > 0);
+    positive && matches!(unit, "h" | "d" | "mo" | "y")
 }
 
 fn check_optional_text(key: &str, value: Option<&str>) -> anyhow::Result<()> {
@@ -321,6 +351,10 @@ fn default_state_dir() -> PathBuf {
 
 fn default_deadline_secs() -> u64 {
     300
+}
+
+fn default_request_timeout_secs() -> u64 {
+    30
 }
 
 fn default_lock_wait_secs() -> u64 {
@@ -439,6 +473,28 @@ mod tests {
     fn refuses_profile_name_with_space() {
         let err = error_of("console = 'abc'\n[[target]]\nprofile = 'a b'\n");
         assert!(err.contains("'profile'"), "{err}");
+    }
+
+    #[test]
+    fn expiry_is_checked() {
+        for good in ["12h", "30d", "6mo", "1y"] {
+            assert!(valid_expiry(good), "{good}");
+        }
+        for bad in [
+            "",
+            "h",
+            "0d",
+            "12",
+            "12m",
+            "-1d",
+            "1.5d",
+            "12 h",
+            "99999999d",
+        ] {
+            assert!(!valid_expiry(bad), "{bad}");
+        }
+        let err = error_of("console = 'abc'\nexpiry = '12x'\n");
+        assert!(err.contains("'expiry'"), "{err}");
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod logging;
 pub mod memo;
 pub mod profile_file;
 pub mod prompt;
+pub mod retry;
 pub mod run;
 pub mod secret;
 pub mod state;

@@ -14,7 +14,7 @@ use tracing::{info, warn};
 
 use crate::account::Account;
 use crate::config::{Settings, Target};
-use crate::console::{Client, IssuedToken, TokenRequest};
+use crate::console::{Client, Credential, IssuedToken, TokenRequest};
 use crate::credentials::{Action, Outcome, Request};
 use crate::exit::{ExitKind, Failure, OrExit};
 use crate::identity::{self, InstanceId};
@@ -220,7 +220,7 @@ fn issue_missing(
     if missing.is_empty() {
         return Ok(pending);
     }
-    let auth = read_factory_auth(settings)?;
+    let auth = read_credential(settings)?;
     let host = host_facts(settings, state, ec2, identity);
     let client = client(settings)?;
     let runtime = runtime()?;
@@ -242,7 +242,7 @@ fn issue_missing(
 async fn request_token(
     settings: &Settings,
     client: &Client,
-    auth: &Secret,
+    auth: &Credential,
     plan: &Plan,
     host: &HostFacts,
     deadline: Instant,
@@ -264,6 +264,7 @@ async fn request_token(
         memo: &memo,
         flock_id: settings.flock_id.as_deref(),
         aws_id_username: settings.aws_id_username.as_deref(),
+        expiry: settings.expiry.as_deref(),
     };
     client
         .issue_token(auth, &request, deadline)
@@ -278,19 +279,28 @@ async fn request_token(
         })
 }
 
-/// The factory auth string: systemd's credential first, then the configured file.
-fn read_factory_auth(settings: &Settings) -> Result<Secret, Failure> {
+/// The Deploy key when `deploy_key_file` is set, else the factory auth string.
+fn read_credential(settings: &Settings) -> Result<Credential, Failure> {
+    match &settings.deploy_key_file {
+        Some(file) => read_secret("deploy_key", file).map(Credential::Deploy),
+        None => read_secret("factory_auth", &settings.factory_auth_file).map(Credential::Factory),
+    }
+}
+
+/// A secret: systemd's credential of that name first, then the configured file.
+fn read_secret(name: &str, file: &std::path::Path) -> Result<Secret, Failure> {
     let from_systemd = std::env::var_os("CREDENTIALS_DIRECTORY")
-        .map(|dir| PathBuf::from(dir).join("factory_auth"))
+        .map(|dir| PathBuf::from(dir).join(name))
         .filter(|path| path.exists());
-    let path = from_systemd.unwrap_or_else(|| settings.factory_auth_file.clone());
-    tracing::debug!(path = %path.display(), "reading the factory auth string");
+    let path = from_systemd.unwrap_or_else(|| file.to_owned());
+    tracing::debug!(path = %path.display(), "reading the {name} secret");
     secret::read_secret_file(&path).or_exit(ExitKind::Config)
 }
 
 fn client(settings: &Settings) -> Result<Client, Failure> {
     let tls = crate::tls::client_config(settings.ca_file.as_deref()).or_exit(ExitKind::Config)?;
-    Client::new(settings.console.clone(), tls).or_exit(ExitKind::Internal)
+    Client::new(settings.console.clone(), tls, settings.request_timeout())
+        .or_exit(ExitKind::Internal)
 }
 
 /// A single-threaded runtime: the job is one request at a time, and a process without

@@ -17,6 +17,18 @@ use std::time::{Duration, Instant};
 /// The factory auth string every scenario uses; tests search outputs for it.
 pub const FACTORY_AUTH: &str = "fa5ecre7d00dfeedc0ffee0123456789";
 
+/// Proxy settings the agent would honour; removed from every agent run unless a test sets one.
+pub const PROXY_VARS: [&str; 8] = [
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
+
 /// A Console emulator process, stopped (by pid) when dropped.
 pub struct Emulator {
     child: Child,
@@ -214,6 +226,10 @@ impl Scenario {
         command
             .env_remove("CREDENTIALS_DIRECTORY")
             .env_remove("JOURNAL_STREAM");
+        // A proxy from the host running the tests must not see (or carry) test requests.
+        for name in PROXY_VARS {
+            command.env_remove(name);
+        }
         for (k, v) in env {
             command.env(k, v);
         }

@@ -120,6 +120,15 @@ pub struct Target {
     pub profile: String,
     /// The file. Default `<user's home>/.aws/credentials`.
     pub credentials_file: Option<PathBuf>,
+    /// With `region` set, the agent also adds `[profile NAME]` with `region` (and `output`)
+    /// to the user's AWS config file, so the decoy looks like a working profile. Default:
+    /// no config file change.
+    pub region: Option<String>,
+    /// `output` for the config companion (`json`, `text`, `table`, `yaml`, `yaml-stream`);
+    /// needs `region`. Default: none.
+    pub output: Option<String>,
+    /// The AWS config file. Default `<user's home>/.aws/config`.
+    pub config_file: Option<PathBuf>,
 }
 
 /// A checked Console base URL, without a trailing slash.
@@ -276,9 +285,44 @@ impl Target {
         {
             bail!("'credentials_file' must be an absolute path");
         }
-        Ok(())
+        self.check_companion()
+    }
+
+    fn check_companion(&self) -> anyhow::Result<()> {
+        if let Some(region) = &self.region {
+            let plain = region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if region.is_empty() || region.len() > 32 || !plain {
+                bail!("'region' value '{region}' is not an AWS region name such as us-east-1");
+            }
+        }
+        if let Some(output) = &self.output {
+            if self.region.is_none() {
+                bail!(
+                    "'output' needs 'region': the config companion is written only with a region"
+                );
+            }
+            if !OUTPUT_FORMATS.contains(&output.as_str()) {
+                bail!("'output' must be one of {}", OUTPUT_FORMATS.join(", "));
+            }
+        }
+        match &self.config_file {
+            Some(path) if !path.is_absolute() => bail!("'config_file' must be an absolute path"),
+            _ => Ok(()),
+        }
+    }
+
+    /// The `[profile NAME]` settings for the config companion; empty when it is off.
+    pub fn companion_settings(&self) -> Vec<(String, String)> {
+        let region = self.region.iter().map(|r| ("region".to_owned(), r.clone()));
+        let output = self.output.iter().map(|o| ("output".to_owned(), o.clone()));
+        region.chain(output).collect()
     }
 }
+
+/// The AWS CLI's output formats.
+const OUTPUT_FORMATS: &[&str] = &["json", "text", "table", "yaml", "yaml-stream"];
 
 /// Two targets naming the same user and file with the same profile would fight.
 fn check_unique_files(targets: &[Target]) -> anyhow::Result<()> {
@@ -406,6 +450,9 @@ fn default_targets() -> Vec<Target> {
         user: default_user(),
         profile: default_profile(),
         credentials_file: None,
+        region: None,
+        output: None,
+        config_file: None,
     }]
 }
 

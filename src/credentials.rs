@@ -30,11 +30,25 @@ pub enum Action {
         access_key_id: String,
         secret_access_key: Secret,
     },
+    /// Add (or replace in place) our `[profile NAME]` in the AWS config file with these
+    /// settings (`region`, `output`), so the decoy looks like a working profile.
+    Configure { settings: Vec<(String, String)> },
     /// Remove our profile, if it is there.
     Remove,
 }
 
-/// One change to one credentials file.
+/// Which AWS file the request is about; they name sections differently.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileKind {
+    /// `~/.aws/credentials`: sections are profile names.
+    #[default]
+    Credentials,
+    /// `~/.aws/config`: `[profile NAME]` sections.
+    Config,
+}
+
+/// One change to one credentials or config file.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Request {
     pub path: PathBuf,
@@ -42,6 +56,21 @@ pub struct Request {
     pub action: Action,
     /// Key ids the agent planted before: a section of our name holding one of them is ours.
     pub own_key_ids: Vec<String>,
+    #[serde(default)]
+    pub kind: FileKind,
+    /// The state directory records that the agent wrote this section (config files, whose
+    /// sections hold no key id to recognise them by).
+    #[serde(default)]
+    pub recorded_own: bool,
+}
+
+impl FileKind {
+    fn flavor(self) -> Flavor {
+        match self {
+            FileKind::Credentials => Flavor::Credentials,
+            FileKind::Config => Flavor::Config,
+        }
+    }
 }
 
 /// What happened to the file.
@@ -115,56 +144,85 @@ fn transform(
     old: &[u8],
     file: &Path,
 ) -> anyhow::Result<(Outcome, Option<Zeroizing<Vec<u8>>>)> {
-    let ours = |section: &Section| {
-        let id = section.get("aws_access_key_id");
-        id.is_some_and(|id| request.own_key_ids.iter().any(|own| own == id))
-    };
-    let shown = file.display();
-    match &request.action {
+    let refusing = || format!("refusing to change '{}'", file.display());
+    let flavor = request.kind.flavor();
+    let ours = |section: &Section| is_own(request, section);
+    let entries = match &request.action {
+        Action::Remove => return removal(request, old, &ours).with_context(refusing),
         Action::Plant {
             access_key_id,
             secret_access_key,
-        } => {
-            let entries = [
-                ("aws_access_key_id", access_key_id.as_str()),
-                ("aws_secret_access_key", secret_access_key.expose()),
-            ];
-            let had_ours = has_own_section(old, &request.profile, &ours);
-            let new = profile_file::plant(
-                old,
-                Flavor::Credentials,
-                &request.profile,
-                &entries,
-                Some(&ours),
-            )
-            .map_err(|e| anyhow::anyhow!("{e}"))
-            .with_context(|| format!("refusing to change '{shown}'"))?;
-            let new = Zeroizing::new(new);
-            if new.as_slice() == old {
-                return Ok((Outcome::Unchanged, None));
-            }
-            let outcome = if had_ours {
-                Outcome::Replaced
-            } else {
-                Outcome::Planted
-            };
-            Ok((outcome, Some(new)))
+        } => vec![
+            ("aws_access_key_id", access_key_id.as_str()),
+            ("aws_secret_access_key", secret_access_key.expose()),
+        ],
+        Action::Configure { settings } => settings
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect(),
+    };
+    let had_ours = has_own_section(old, flavor, &request.profile, &ours);
+    let new = profile_file::plant(old, flavor, &request.profile, &entries, Some(&ours))
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .with_context(refusing)?;
+    let new = Zeroizing::new(new);
+    if new.as_slice() == old {
+        return Ok((Outcome::Unchanged, None));
+    }
+    let outcome = if had_ours {
+        Outcome::Replaced
+    } else {
+        Outcome::Planted
+    };
+    Ok((outcome, Some(new)))
+}
+
+/// Whether a section of our name is the agent's own: it holds a key id the agent planted,
+/// or (config files) the state directory says the agent wrote it, or it already holds
+/// exactly what the agent would write.
+fn is_own(request: &Request, section: &Section) -> bool {
+    match &request.action {
+        Action::Configure { settings } => {
+            let same = section.entries().count() == settings.len()
+                && settings
+                    .iter()
+                    .all(|(k, v)| section.get(k) == Some(v.as_str()));
+            request.recorded_own || same
         }
-        Action::Remove => {
-            let new = profile_file::remove(old, Flavor::Credentials, &request.profile, &ours)
-                .map_err(|e| anyhow::anyhow!("{e}"))
-                .with_context(|| format!("refusing to change '{shown}'"))?;
-            match new {
-                Some(bytes) => Ok((Outcome::Removed, Some(Zeroizing::new(bytes)))),
-                None => Ok((Outcome::Absent, None)),
-            }
+        _ if request.kind == FileKind::Config => request.recorded_own,
+        _ => {
+            let id = section.get("aws_access_key_id");
+            id.is_some_and(|id| request.own_key_ids.iter().any(|own| own == id))
         }
     }
 }
 
-fn has_own_section(old: &[u8], profile: &str, ours: &dyn Fn(&Section) -> bool) -> bool {
+fn removal(
+    request: &Request,
+    old: &[u8],
+    ours: &dyn Fn(&Section) -> bool,
+) -> anyhow::Result<(Outcome, Option<Zeroizing<Vec<u8>>>)> {
+    let new = profile_file::remove(old, request.kind.flavor(), &request.profile, ours)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    match new {
+        Some(bytes) => Ok((Outcome::Removed, Some(Zeroizing::new(bytes)))),
+        None => Ok((Outcome::Absent, None)),
+    }
+}
+
+fn has_own_section(
+    old: &[u8],
+    flavor: Flavor,
+    profile: &str,
+    ours: &dyn Fn(&Section) -> bool,
+) -> bool {
     profile_file::parse(old)
-        .map(|doc| doc.sections().iter().any(|s| s.name == profile && ours(s)))
+        .map(|doc| {
+            let lines = doc.clashes(flavor, profile);
+            doc.sections()
+                .iter()
+                .any(|s| lines.contains(&s.header_line) && ours(s))
+        })
         .unwrap_or(false)
 }
 
@@ -357,6 +415,8 @@ mod tests {
                 secret_access_key: Secret::new("s3cr3t/value".into()),
             },
             own_key_ids: Vec::new(),
+            kind: FileKind::Credentials,
+            recorded_own: false,
         };
         let shown = format!("{request:?} {request:#?}");
         assert!(shown.contains("Secret(..)"), "{shown}");

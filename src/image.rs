@@ -9,8 +9,9 @@
 use tracing::info;
 
 use crate::account::Account;
+use crate::companion;
 use crate::config::Settings;
-use crate::credentials::{Action, Outcome, Request};
+use crate::credentials::{Action, FileKind, Outcome, Request};
 use crate::exit::{ExitKind, Failure, OrExit};
 use crate::state::StateDir;
 use crate::writer;
@@ -37,6 +38,12 @@ pub fn prepare_image(settings: &Settings) -> Result<(), Failure> {
     }
     places.sort();
     places.dedup();
+    for p in marker.iter().flat_map(|m| &m.planted) {
+        if let Some(config_file) = &p.config_file {
+            let account = Account::lookup(&p.user).or_exit(ExitKind::Config)?;
+            companion::remove(&account, &p.profile, config_file)?;
+        }
+    }
     for (user, profile, file) in places {
         let account = Account::lookup(&user).or_exit(ExitKind::Config)?;
         let request = Request {
@@ -44,6 +51,8 @@ pub fn prepare_image(settings: &Settings) -> Result<(), Failure> {
             profile,
             action: Action::Remove,
             own_key_ids: own_ids.clone(),
+            kind: FileKind::Credentials,
+            recorded_own: false,
         };
         let report = writer::apply_as(&account, &request).or_exit(ExitKind::Local)?;
         let file = report.file.display().to_string();

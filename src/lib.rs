@@ -10,6 +10,7 @@ pub mod admin;
 pub mod admin_client;
 pub mod atomic;
 pub mod cli;
+pub mod companion;
 pub mod config;
 pub mod console;
 pub mod credentials;

@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
 use crate::account::Account;
+use crate::companion::{self, Companion};
 use crate::config::{Settings, Target};
 use crate::console::{Client, Credential, IssuedToken, TokenRequest};
-use crate::credentials::{Action, Outcome, Request};
+use crate::credentials::{Action, FileKind, Outcome, Request};
 use crate::exit::{ExitKind, Failure, OrExit};
 use crate::identity::{self, InstanceId};
 use crate::imds::{self, Metadata};
@@ -32,6 +33,7 @@ struct Plan {
     account: Account,
     profile: String,
     file: PathBuf,
+    companion: Option<Companion>,
 }
 
 impl Plan {
@@ -74,7 +76,7 @@ pub fn run(settings: &Settings, force: bool) -> Result<(), Failure> {
     let pending = issue_missing(settings, &state, &plans, pending, ec2, &identity, started)?;
     let mut own_ids = own_key_ids(marker.as_ref(), &pending);
     own_ids.extend(stale_ids);
-    let planted = plant_all(&plans, &pending, &own_ids)?;
+    let planted = plant_all(&plans, &pending, &own_ids, marker.as_ref())?;
     state
         .write_marker(&Marker::new(identity, planted))
         .or_exit(ExitKind::Local)?;
@@ -114,10 +116,19 @@ fn plan_targets(targets: &[Target]) -> Result<Vec<Plan>, Failure> {
                 .credentials_file
                 .clone()
                 .unwrap_or_else(|| account.default_credentials_file());
+            let settings = target.companion_settings();
+            let companion = (!settings.is_empty()).then(|| Companion {
+                file: target
+                    .config_file
+                    .clone()
+                    .unwrap_or_else(|| account.home.join(".aws").join("config")),
+                settings,
+            });
             Ok(Plan {
                 account,
                 profile: target.profile.clone(),
                 file,
+                companion,
             })
         })
         .collect()
@@ -336,6 +347,7 @@ fn plant_all(
     plans: &[Plan],
     pending: &Pending,
     own_ids: &[String],
+    marker: Option<&Marker>,
 ) -> Result<Vec<Planted>, Failure> {
     let mut planted = Vec::new();
     for plan in plans {
@@ -346,7 +358,16 @@ fn plant_all(
             .ok_or_else(|| {
                 Failure::new(ExitKind::Internal, anyhow::anyhow!("no token for target"))
             })?;
-        planted.push(plant(plan, token, own_ids)?);
+        // The config companion holds no secret and goes first: if it clashes, the
+        // credentials file is never touched.
+        if let Some(companion) = &plan.companion {
+            let user = &plan.account.name;
+            let recorded = companion::recorded(marker, user, &plan.profile, &companion.file);
+            companion::configure(&plan.account, &plan.profile, companion, recorded)?;
+        }
+        let mut entry = plant(plan, token, own_ids)?;
+        entry.config_file = plan.companion.as_ref().map(|c| c.file.clone());
+        planted.push(entry);
         fault::point("after-plant");
     }
     Ok(planted)
@@ -361,6 +382,8 @@ fn plant(plan: &Plan, token: &PendingToken, own_ids: &[String]) -> Result<Plante
             secret_access_key: token.secret_access_key.clone(),
         },
         own_key_ids: own_ids.to_vec(),
+        kind: FileKind::Credentials,
+        recorded_own: false,
     };
     let report = writer::apply_as(&plan.account, &request).or_exit(ExitKind::Local)?;
     for warning in &report.warnings {
@@ -385,5 +408,6 @@ fn plant(plan: &Plan, token: &PendingToken, own_ids: &[String]) -> Result<Plante
         file: plan.file.clone(),
         token_id: token.token_id.clone(),
         access_key_id: token.access_key_id.clone(),
+        config_file: None,
     })
 }

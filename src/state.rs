@@ -43,6 +43,9 @@ pub struct Planted {
     pub file: PathBuf,
     pub token_id: String,
     pub access_key_id: String,
+    /// The AWS config file holding the agent's `[profile NAME]` companion, if it wrote one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_file: Option<PathBuf>,
 }
 
 /// What a provisioned instance records. Holds no secret.

@@ -1490,7 +1490,7 @@ mod tests {
     /// The real-world fixtures in `tests/fixtures/credentials`.
     fn fixtures() -> Vec<(String, Vec<u8>, serde_json::Value)> {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/credentials");
-        let mut cases: Vec<_> = std::fs::read_dir(&dir).expect("fixtures folder").collect();
+        let mut cases: Vec<_> = std::fs::read_dir(dir).expect("fixtures folder").collect();
         cases.sort_by_key(|e| e.as_ref().unwrap().path());
         let cases = cases
             .into_iter()

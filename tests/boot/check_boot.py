@@ -3,7 +3,8 @@
 `check_boot.py STAGE TREE EMULATOR_STATE_DIR STATUS_FILE`, STAGE one of:
   first         the unit succeeded, one token issued and planted for alice after her own
                 bytes, one "token planted" journal event with the token's fields
-  again         nothing issued, alice's file byte-for-byte as after the first boot
+  again         nothing issued, alice's file byte-for-byte as after the first boot; the
+                debug drop-in added before this boot brought debug events
   new-identity  one more token, which replaced the first in place; a second journal event
 Every stage also checks that no issued secret reached the journal or the console log.
 """
@@ -45,6 +46,13 @@ def journal(tree, *args):
 def planted_events(tree):
     text = journal(tree, "--output=json", f"MESSAGE_ID={MESSAGE_ID}").decode()
     return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def debug_events(tree):
+    # tracing-journald maps DEBUG to priority 6 and TRACE to 7 (INFO is 5, notice).
+    text = journal(tree, "--output=json", "SYSLOG_IDENTIFIER=canary-bootstrap",
+                   "PRIORITY=6", "PRIORITY=7").decode()
+    return [line for line in text.splitlines() if line.strip()]
 
 
 def profile_block(key):
@@ -99,12 +107,14 @@ def main(stage, tree, emu, status_file):
         check(len(events) == 1, f"one planted event in the journal (got {len(events)})")
         if events:
             check_event(events[0], tokens[0], "false")
+        check(not debug_events(tree), "no debug events at the default level")
         with open(snapshot, "wb") as f:
             f.write(content)
     elif stage == "again":
         check(len(tokens) == 1, f"no new token (issued {len(tokens)})")
         check(content == open(snapshot, "rb").read(), "alice's file is untouched")
         check(len(events) == 1, f"no new planted event (got {len(events)})")
+        check(debug_events(tree), "the CANARY_BOOTSTRAP_LOG=debug drop-in adds debug events")
     elif stage == "new-identity":
         check(len(tokens) == 2, f"exactly one new token (issued {len(tokens)})")
         before = open(snapshot, "rb").read()

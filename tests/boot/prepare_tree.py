@@ -7,7 +7,8 @@ profile of her own, and a probe unit that records the agent's result and powers 
 container off. A copy of alice's original file goes to TREE/../original_credentials.
 
 `prepare_tree.py --new-identity TREE` gives the tree a new product UUID, as a clone of the
-image would have.
+image would have. `prepare_tree.py --debug-log TREE` adds the drop-in the README gives for
+debug logging.
 """
 
 import os
@@ -56,6 +57,12 @@ def new_identity(tree):
     write(tree, UUID_FILE, (str(uuid.uuid4()) + "\n").encode(), 0o644)
 
 
+def debug_log(tree):
+    dropin = "[Service]\nEnvironment=CANARY_BOOTSTRAP_LOG=debug\n"
+    write(tree, "etc/systemd/system/canary-bootstrap.service.d/debug.conf", dropin.encode(),
+          0o644)
+
+
 def add_user(tree):
     subprocess.run(["chroot", tree, "useradd", "--create-home", "--shell", "/bin/sh", USER],
                    check=True)
@@ -99,5 +106,7 @@ def main(tree, console, factory_auth_file):
 if __name__ == "__main__":
     if sys.argv[1] == "--new-identity":
         new_identity(sys.argv[2])
+    elif sys.argv[1] == "--debug-log":
+        debug_log(sys.argv[2])
     else:
         main(*sys.argv[1:4])

@@ -17,6 +17,8 @@ COMMON = [
     "/usr/share/bash-completion/completions/canary-bootstrap",
     "/usr/share/fish/vendor_completions.d/canary-bootstrap.fish",
     "/usr/share/doc/canary-bootstrap/README.md",
+    "/usr/share/doc/canary-bootstrap/examples/packer-provisioners.pkr.hcl",
+    "/usr/share/doc/canary-bootstrap/examples/cloud-init-image-build.yaml",
 ]
 DEB_FILES = COMMON + [
     "/lib/systemd/system/canary-bootstrap.service",

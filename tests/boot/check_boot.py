@@ -60,7 +60,7 @@ def profile_block(key):
             f"aws_secret_access_key = {key['secret_access_key']}\n").encode()
 
 
-def check_common(tree, status, tokens, work):
+def check_common(tree, status, tokens, work, emu):
     check(status.get("ActiveState") == "active" and status.get("Result") == "success"
           and status.get("ExecMainStatus") == "0", f"unit succeeded: {status}")
     check(status.get("UnitFileState") == "enabled", "unit is enabled")
@@ -72,6 +72,8 @@ def check_common(tree, status, tokens, work):
             everything += open(os.path.join(work, name), "rb").read()
     leaked = [t["canarytoken"] for t in tokens if t["secret_access_key"].encode() in everything]
     check(not leaked, f"no secret access key in the journal or console logs {leaked or ''}")
+    factory_auth = open(os.path.join(emu, "factory_auth"), "rb").read().strip()
+    check(factory_auth not in everything, "no factory auth in the journal or console logs")
 
 
 def check_event(event, token, replaced):
@@ -92,7 +94,7 @@ def main(stage, tree, emu, status_file):
     original = open(os.path.join(work, "original_credentials"), "rb").read()
     snapshot = os.path.join(work, "credentials.after-first")
     events = planted_events(tree)
-    check_common(tree, status, tokens, work)
+    check_common(tree, status, tokens, work, emu)
 
     if stage == "first":
         check(len(tokens) == 1, f"one token issued (got {len(tokens)})")

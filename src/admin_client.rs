@@ -112,7 +112,7 @@ impl AdminClient {
         let answer = self.send(&url, with_form(request), &[factory_auth]).await?;
         let envelope: Envelope = parse(&url, &answer)?;
         let message = envelope.msg.or(envelope.message).unwrap_or_default();
-        Ok(self.redact(&console::clean_text(&message), &[factory_auth]))
+        Ok(console::clean_text(&self.redact(&message, &[factory_auth])))
     }
 
     /// Lists the Console's factories, with their auth strings.
@@ -143,7 +143,9 @@ impl AdminClient {
             .send()
             .await
             .map_err(|e| console::unreachable_error(url, &e.without_url()))?;
-        let answer = console::read_answer(url, response).await?;
+        let answer = console::read_answer(url, response)
+            .await
+            .map_err(|e| self.redact_error(e, secrets))?;
         self.check(url, &answer, secrets)?;
         Ok(answer)
     }
@@ -155,7 +157,7 @@ impl AdminClient {
         let message = envelope
             .as_ref()
             .and_then(|e| e.message.as_deref())
-            .map(|m| self.redact(&console::clean_text(m), secrets));
+            .map(|m| console::clean_text(&self.redact(m, secrets)));
         if !(200..300).contains(&answer.status) {
             return Err(ConsoleError::Status {
                 url: url.to_owned(),
@@ -172,6 +174,14 @@ impl AdminClient {
             });
         }
         Ok(())
+    }
+
+    /// Removes the admin key and `secrets` from a redirect's `Location`.
+    fn redact_error(&self, error: ConsoleError, secrets: &[&Secret]) -> ConsoleError {
+        let error = console::redact_location(error, &self.key);
+        secrets.iter().fold(error, |error, secret| {
+            console::redact_location(error, secret)
+        })
     }
 
     /// Removes the admin key and `secrets` from text the Console sent.

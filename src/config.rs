@@ -255,6 +255,10 @@ impl Settings {
         if self.request_timeout_secs == 0 {
             bail!("'request_timeout_secs' must be at least 1");
         }
+        check_wait_secs("deadline_secs", self.deadline_secs)?;
+        check_wait_secs("request_timeout_secs", self.request_timeout_secs)?;
+        check_wait_secs("lock_wait_secs", self.lock_wait_secs)?;
+        check_wait_secs("hostname_wait_secs", self.hostname_wait_secs)?;
         if let Some(expiry) = &self.expiry
             && !valid_expiry(expiry)
         {
@@ -266,6 +270,17 @@ impl Settings {
         check_optional_text("flock_id", self.flock_id.as_deref())?;
         check_optional_text("aws_id_username", self.aws_id_username.as_deref())
     }
+}
+
+/// The longest any wait setting may be: a day. Far past any boot, and small enough that
+/// adding it to the clock can never overflow.
+const MAX_WAIT_SECS: u64 = 86_400;
+
+fn check_wait_secs(key: &str, value: u64) -> anyhow::Result<()> {
+    if value > MAX_WAIT_SECS {
+        bail!("'{key}' value {value} is more than a day ({MAX_WAIT_SECS})");
+    }
+    Ok(())
 }
 
 impl Target {
@@ -364,6 +379,10 @@ fn describe_toml_error(text: &str, err: &toml::de::Error) -> String {
     let Some(span) = err.span() else {
         return message;
     };
+    // A missing field's span is its whole table, so no line or key there is the culprit.
+    if message.starts_with("missing field") {
+        return message;
+    }
     let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
     match key_on_line(text, line) {
         Some(key) if !message.contains(&format!("`{key}`")) => {

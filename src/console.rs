@@ -15,7 +15,7 @@ use zeroize::Zeroizing;
 
 mod answer;
 
-pub(crate) use answer::{Answer, clean_text, read_answer, redact};
+pub(crate) use answer::{Answer, clean_text, read_answer, redact, redact_location};
 
 use crate::config::Console;
 use crate::retry::{self, Next};
@@ -233,7 +233,9 @@ impl Client {
             .send()
             .await
             .map_err(|e| unreachable_error(&url, &e))?;
-        let answer = answer::read_answer(&url, response).await?;
+        let answer = answer::read_answer(&url, response)
+            .await
+            .map_err(|e| answer::redact_location(e, auth.secret()))?;
         answer::parse_token(&url, &answer, auth.secret())
     }
 }

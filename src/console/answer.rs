@@ -89,7 +89,8 @@ pub(super) fn parse_token(
     let message = envelope
         .as_ref()
         .and_then(|e| e.message.as_deref())
-        .map(|m| redact(&clean_text(m), auth));
+        // Redacted before it is cut short, so no prefix of the secret survives the cut.
+        .map(|m| clean_text(&redact(m, auth)));
     if !(200..300).contains(&answer.status) {
         return Err(ConsoleError::Status {
             url: url.to_owned(),
@@ -168,6 +169,17 @@ pub(crate) fn clean_text(text: &str) -> String {
 /// A Console that echoes the factory auth string back must not get it into a log.
 pub(crate) fn redact(text: &str, auth: &Secret) -> String {
     text.replace(auth.expose(), "<redacted>")
+}
+
+/// A redirect's `Location` comes from the Console too, so it is redacted like its words.
+pub(crate) fn redact_location(error: ConsoleError, auth: &Secret) -> ConsoleError {
+    match error {
+        ConsoleError::Redirected { url, location } => ConsoleError::Redirected {
+            url,
+            location: redact(&location, auth),
+        },
+        other => other,
+    }
 }
 
 #[cfg(test)]

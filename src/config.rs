@@ -218,7 +218,7 @@ fn deserialize_console<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Console
 impl Settings {
     /// Loads and checks the settings file. Errors name the file, the line and the key.
     pub fn load(path: &Path) -> anyhow::Result<Settings> {
-        let text = std::fs::read_to_string(path)
+        let text = read_settings_text(path)
             .with_context(|| format!("failed to read settings file '{}'", path.display()))?;
         let settings: Settings = toml::from_str(&text)
             .map_err(|e| anyhow::anyhow!("{}", describe_toml_error(&text, &e)))
@@ -371,6 +371,33 @@ fn check_optional_text(key: &str, value: Option<&str>) -> anyhow::Result<()> {
         }
         _ => Ok(()),
     }
+}
+
+/// Reads the settings file, refusing one that another user could have changed: it names
+/// the Console the factory auth is sent to.
+fn read_settings_text(path: &Path) -> anyhow::Result<String> {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+
+    let mut file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != 0 && meta.uid() != me {
+        bail!(
+            "the file is owned by uid {}, not by root or this user",
+            meta.uid()
+        );
+    }
+    let group_writable = meta.mode() & 0o020 != 0 && meta.gid() != 0;
+    if meta.mode() & 0o002 != 0 || group_writable {
+        bail!(
+            "the file is writable by other users (mode {:04o})",
+            meta.mode() & 0o7777
+        );
+    }
+    let mut text = String::new();
+    file.read_to_string(&mut text)?;
+    Ok(text)
 }
 
 /// One line from a TOML error: where it is, which key, and what is wrong.

@@ -110,3 +110,22 @@ fn a_long_console_message_ending_in_the_factory_auth_leaks_no_prefix_of_it() {
     );
     assert!(!scenario.credentials().exists());
 }
+
+#[test]
+fn a_settings_file_another_user_can_change_is_refused_before_the_factory_auth_is_read() {
+    let emulator = Emulator::start(&[]);
+    let scenario = Scenario::new(&emulator.url);
+    let config = scenario.write_config();
+    let mode = |m| std::os::unix::fs::PermissionsExt::from_mode(m);
+    std::fs::set_permissions(&config, mode(0o666)).unwrap();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_canary-bootstrap"));
+    command.arg("--config").arg(&config).arg("run");
+    let output = run_bounded(command, std::time::Duration::from_secs(60));
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(code(&output), 3, "{stderr}");
+    assert!(stderr.contains("writable by other users"), "{stderr}");
+    assert!(stderr.contains("config.toml"), "{stderr}");
+    assert!(emulator.issued().is_empty());
+    assert!(!scenario.path("state").exists());
+}

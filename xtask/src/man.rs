@@ -112,7 +112,7 @@ mod tests {
                 assert!(page.contains(name), "'{name}' is missing from the man page");
             }
         }
-        assert_eq!(visible, 3, "run, status and prepare-image");
+        assert_eq!(visible, 4, "run, status, prepare-image and factory");
     }
 
     #[test]
@@ -124,12 +124,16 @@ mod tests {
             [
                 "canary-bootstrap-run",
                 "canary-bootstrap-status",
-                "canary-bootstrap-prepare-image"
+                "canary-bootstrap-prepare-image",
+                "canary-bootstrap-factory"
             ]
         );
         let text = |i: usize| String::from_utf8_lossy(&pages[i].1).replace("\\-", "-");
         assert!(text(0).contains("--force"));
         assert!(text(1).contains("--json"));
+        for admin in ["create", "delete", "list"] {
+            assert!(text(3).contains(admin), "factory page lacks '{admin}'");
+        }
     }
 
     #[test]

@@ -24,12 +24,13 @@ pub struct Companion {
 }
 
 /// Writes (or keeps) the companion section for `profile`; `recorded` says the marker lists
-/// it as the agent's own.
+/// it as the agent's own. With `dry_run`, only checks that it could.
 pub fn configure(
     account: &Account,
     profile: &str,
     companion: &Companion,
     recorded: bool,
+    dry_run: bool,
 ) -> Result<(), Failure> {
     let request = Request {
         path: companion.file.clone(),
@@ -40,13 +41,14 @@ pub fn configure(
         own_key_ids: Vec::new(),
         kind: FileKind::Config,
         recorded_own: recorded,
+        dry_run,
     };
     let report = writer::apply_as(account, &request).or_exit(ExitKind::Local)?;
-    for warning in &report.warnings {
+    for warning in report.warnings.iter().filter(|_| !dry_run) {
         tracing::warn!("{warning}");
     }
     let file = report.file.display().to_string();
-    if report.outcome != Outcome::Unchanged {
+    if !dry_run && report.outcome != Outcome::Unchanged {
         info!(user = %account.name, profile, file, "config profile written");
     }
     Ok(())
@@ -61,6 +63,7 @@ pub fn remove(account: &Account, profile: &str, file: &Path) -> Result<(), Failu
         own_key_ids: Vec::new(),
         kind: FileKind::Config,
         recorded_own: true,
+        dry_run: false,
     };
     let report = writer::apply_as(account, &request).or_exit(ExitKind::Local)?;
     let file = report.file.display().to_string();

@@ -62,6 +62,11 @@ pub struct Request {
     /// sections hold no key id to recognise them by).
     #[serde(default)]
     pub recorded_own: bool,
+    /// Check that the change could be made, and make none: no directory is created and
+    /// nothing is written. Run before asking the Console, so a file that would be refused
+    /// costs no token.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 impl FileKind {
@@ -107,7 +112,11 @@ struct Existing {
 
 /// Carries out `request` as the current user.
 pub fn apply(request: &Request) -> anyhow::Result<Report> {
-    let creating = matches!(request.action, Action::Plant { .. });
+    let creating = !request.dry_run
+        && matches!(
+            request.action,
+            Action::Plant { .. } | Action::Configure { .. }
+        );
     let Some(file) = locate(&request.path, creating)? else {
         return Ok(report(Outcome::Absent, &request.path, Vec::new()));
     };
@@ -124,6 +133,9 @@ pub fn apply(request: &Request) -> anyhow::Result<Report> {
     }
     let old_bytes: &[u8] = existing.as_ref().map_or(&[], |e| &e.bytes);
     let (outcome, new_bytes) = transform(request, old_bytes, &file)?;
+    if request.dry_run {
+        return Ok(report(outcome, &file, warnings));
+    }
     if let Some(bytes) = new_bytes {
         write(&file, &bytes, existing.as_ref(), &mut warnings)?;
     }
@@ -144,7 +156,10 @@ fn transform(
     old: &[u8],
     file: &Path,
 ) -> anyhow::Result<(Outcome, Option<Zeroizing<Vec<u8>>>)> {
-    let refusing = || format!("refusing to change '{}'", file.display());
+    let refusing = || {
+        let (profile, file) = (&request.profile, file.display());
+        format!("refusing to change profile '{profile}' in '{file}'")
+    };
     let flavor = request.kind.flavor();
     let ours = |section: &Section| is_own(request, section);
     let entries = match &request.action {
@@ -417,6 +432,7 @@ mod tests {
             own_key_ids: Vec::new(),
             kind: FileKind::Credentials,
             recorded_own: false,
+            dry_run: false,
         };
         let shown = format!("{request:?} {request:#?}");
         assert!(shown.contains("Secret(..)"), "{shown}");

@@ -53,6 +53,7 @@ pub fn prepare_image(settings: &Settings) -> Result<(), Failure> {
             own_key_ids: own_ids.clone(),
             kind: FileKind::Credentials,
             recorded_own: false,
+            dry_run: false,
         };
         let report = writer::apply_as(&account, &request).or_exit(ExitKind::Local)?;
         let file = report.file.display().to_string();

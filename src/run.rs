@@ -73,6 +73,9 @@ pub fn run(settings: &Settings, force: bool) -> Result<(), Failure> {
     let needs_tokens = !missing(&plans, &pending).is_empty();
     let ec2 = ec2_facts(settings, &mut metadata, needs_tokens)?;
     let identity = identity.with_instance_id(ec2.as_ref());
+    let mut known_ids = own_key_ids(marker.as_ref(), &pending);
+    known_ids.extend(stale_ids.iter().cloned());
+    preflight(&missing(&plans, &pending), &known_ids, marker.as_ref())?;
     let pending = issue_missing(settings, &state, &plans, pending, ec2, &identity, started)?;
     let mut own_ids = own_key_ids(marker.as_ref(), &pending);
     own_ids.extend(stale_ids);
@@ -334,6 +337,36 @@ fn pending_token(plan: &Plan, token: IssuedToken) -> PendingToken {
     }
 }
 
+/// Checks, as each user and changing nothing, that every target still waiting for a token
+/// would take it: a file that would be refused then costs no token.
+fn preflight(plans: &[&Plan], own_ids: &[String], marker: Option<&Marker>) -> Result<(), Failure> {
+    for plan in plans {
+        if let Some(companion) = &plan.companion {
+            let user = &plan.account.name;
+            let recorded = companion::recorded(marker, user, &plan.profile, &companion.file);
+            companion::configure(&plan.account, &plan.profile, companion, recorded, true)?;
+        }
+        let request = Request {
+            path: plan.file.clone(),
+            profile: plan.profile.clone(),
+            action: Action::Plant {
+                access_key_id: PREFLIGHT_KEY_ID.to_owned(),
+                secret_access_key: Secret::new(PREFLIGHT_SECRET.to_owned()),
+            },
+            own_key_ids: own_ids.to_vec(),
+            kind: FileKind::Credentials,
+            recorded_own: false,
+            dry_run: true,
+        };
+        writer::apply_as(&plan.account, &request).or_exit(ExitKind::Local)?;
+    }
+    Ok(())
+}
+
+/// A well-formed stand-in key pair for [`preflight`]; it is never written anywhere.
+const PREFLIGHT_KEY_ID: &str = "AKIAPREFLIGHTCHECK00";
+const PREFLIGHT_SECRET: &str = "preflight/check/stand-in/secret/0000000";
+
 /// Key ids that mark a section as the agent's own: earlier instances' and this run's.
 fn own_key_ids(marker: Option<&Marker>, pending: &Pending) -> Vec<String> {
     let previous = marker
@@ -363,7 +396,7 @@ fn plant_all(
         if let Some(companion) = &plan.companion {
             let user = &plan.account.name;
             let recorded = companion::recorded(marker, user, &plan.profile, &companion.file);
-            companion::configure(&plan.account, &plan.profile, companion, recorded)?;
+            companion::configure(&plan.account, &plan.profile, companion, recorded, false)?;
         }
         let mut entry = plant(plan, token, own_ids)?;
         entry.config_file = plan.companion.as_ref().map(|c| c.file.clone());
@@ -384,6 +417,7 @@ fn plant(plan: &Plan, token: &PendingToken, own_ids: &[String]) -> Result<Plante
         own_key_ids: own_ids.to_vec(),
         kind: FileKind::Credentials,
         recorded_own: false,
+        dry_run: false,
     };
     let report = writer::apply_as(&plan.account, &request).or_exit(ExitKind::Local)?;
     for warning in &report.warnings {

@@ -194,7 +194,7 @@ fn close_inherited_fds() {
 pub fn serve() -> std::process::ExitCode {
     crate::fault::in_writer();
     let reply = match read_request() {
-        Ok(request) => match stop_point().and_then(|()| credentials::apply(&request)) {
+        Ok(request) => match stop_point(&request).and_then(|()| credentials::apply(&request)) {
             Ok(report) => Reply::Done(report),
             Err(e) => Reply::Failed(format!("{e:#}")),
         },
@@ -221,8 +221,11 @@ fn read_request() -> anyhow::Result<Request> {
 
 /// Under fault injection, stops here (SIGSTOP) when the fault names [`STOP_FAULT`], so a test
 /// can look at the running writer from outside: its ids, arguments, environment and files.
-fn stop_point() -> anyhow::Result<()> {
-    let wanted = crate::fault::inherited_setting().is_some_and(|f| f == STOP_FAULT);
+/// Only a writer that holds a real secret stops; the dry run before asking the Console
+/// does not.
+fn stop_point(request: &Request) -> anyhow::Result<()> {
+    let wanted =
+        !request.dry_run && crate::fault::inherited_setting().is_some_and(|f| f == STOP_FAULT);
     if wanted {
         nix::sys::signal::raise(nix::sys::signal::Signal::SIGSTOP)?;
     }

@@ -76,9 +76,11 @@ fn check_planted(emulator: &Emulator, case: &Path, input: &[u8]) {
 fn check_refused_unreadable(emulator: &Emulator, case: &Path, input: &[u8]) {
     let name = case.file_name().unwrap().to_string_lossy();
     let scenario = scenario_with(emulator, input, PROFILE);
+    let issued = emulator.issued().len();
     let output = scenario.agent(&["run"]);
     assert_eq!(code(&output), 6, "{name}: {}", text(&output));
     assert!(text(&output).contains("line "), "{name}: {}", text(&output));
+    assert_eq!(emulator.issued().len(), issued, "{name}: a token was spent");
     assert_eq!(
         std::fs::read(scenario.credentials()).unwrap(),
         input,

@@ -278,6 +278,10 @@ fn refuses_a_profile_of_the_same_name_it_did_not_write() {
     assert_eq!(code(&output), 6, "{}", text(&output));
     assert!(text(&output).contains("prod-admin"), "{}", text(&output));
     assert_eq!(std::fs::read(scenario.credentials()).unwrap(), original);
+    assert!(
+        emulator.requests().is_empty(),
+        "checked before asking: no token spent"
+    );
 }
 
 #[test]

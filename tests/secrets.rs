@@ -454,8 +454,10 @@ fn no_secret_appears_in_anything_the_agent_wrote() {
     evidence.scenarios.push(failing);
 
     let issued = emulator.issued();
+    // Success, --force, the systemd credential and the writer timeout each spend a token;
+    // refusals are found before the Console is asked and spend none.
     assert!(
-        issued.len() >= 5,
+        issued.len() >= 4,
         "the scenarios issued tokens: {}",
         issued.len()
     );

@@ -3,36 +3,19 @@
 //! reads the planted output too, every profile it read before reads the same, and our
 //! profile holds exactly our key pair. A section the SDK would take for our name is a clash.
 
-use std::collections::HashMap;
+mod common;
+
 use std::path::{Path, PathBuf};
 
-use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
 use aws_runtime::env_config::property::Property;
 use aws_runtime::env_config::section::{EnvConfigSections, Profile};
-use aws_runtime::env_config::source;
-use aws_types::os_shim_internal::{Env, Fs};
 use canary_bootstrap::profile_file::{self, Flavor, PlantError};
+use common::sdk::sdk_read;
 use serde_json::Value;
 
 const PROFILE: &str = "prod-admin";
 const KEY_ID: &str = "AKIAIOSFODNN7EXAMPLE";
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
-const FILE: &str = "/home/user/.aws/credentials";
-
-/// Reads `bytes` as the SDK reads a credentials file from disk (non-UTF-8 reads as empty).
-fn sdk_read(bytes: &[u8]) -> Result<EnvConfigSections, String> {
-    let fs = Fs::from_map(HashMap::from([(FILE.to_owned(), bytes.to_vec())]));
-    let files = EnvConfigFiles::builder()
-        .with_file(EnvConfigFileKind::Credentials, FILE)
-        .build();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    let source = runtime
-        .block_on(source::load(&Env::from_slice(&[]), &fs, &files))
-        .map_err(|e| e.to_string())?;
-    EnvConfigSections::parse(source).map_err(|e| e.to_string())
-}
 
 fn pair() -> [(&'static str, &'static str); 2] {
     [

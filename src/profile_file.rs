@@ -872,7 +872,10 @@ fn append(bytes: &[u8], doc: &Document<'_>, block: &str) -> Vec<u8> {
         if !bytes.ends_with(b"\n") && !bytes.ends_with(b"\r") {
             out.extend_from_slice(nl);
         }
-        out.extend_from_slice(nl);
+        // After a lone CR, an LF would join it into one CRLF: the Rust SDK would then read
+        // the last line without its CR, and botocore would lose the empty line.
+        let lone_cr = bytes.ends_with(b"\r");
+        out.extend_from_slice(if lone_cr { b"\r\n" } else { nl });
     }
     out.extend_from_slice(block.as_bytes());
     out

@@ -150,9 +150,13 @@ fn credentials_file() -> impl Strategy<Value = Vec<u8>> {
     let eol = prop_oneof![8 => Just("\n"), 4 => Just("\r\n"), 1 => Just("\r"), 1 => Just("mixed")];
     let final_eol = prop_oneof![4 => Just(true), 1 => Just(false)];
     let sections = prop::collection::vec(section(), 0..8);
-    (prelude, sections, eol, final_eol).prop_map(|(prelude, sections, eol, final_eol)| {
-        let lines: Vec<String> = prelude.into_iter().chain(sections.concat()).collect();
-        join(&lines, eol, final_eol)
+    // Odd endings: a lone CR after LF lines, or a blank line of spaces without a newline.
+    let suffix = pick(&["", "", "", "", "", "  \r", "\r", " "]);
+    (prelude, sections, eol, final_eol, suffix).prop_map(|(pre, sections, eol, last, suffix)| {
+        let lines: Vec<String> = pre.into_iter().chain(sections.concat()).collect();
+        let mut bytes = join(&lines, eol, last);
+        bytes.extend_from_slice(suffix.as_bytes());
+        bytes
     })
 }
 
@@ -192,7 +196,8 @@ fn expected_tail(input: &[u8]) -> Vec<u8> {
         if !input.ends_with(b"\n") && !input.ends_with(b"\r") {
             tail.push_str(nl);
         }
-        tail.push_str(nl);
+        // A lone CR at the end stays one line ending: the empty line after it is a CRLF.
+        tail.push_str(if input.ends_with(b"\r") { "\r\n" } else { nl });
     }
     tail.push_str(&format!("[{PROFILE}]{nl}"));
     for (key, value) in PAIR {

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod imds;
+pub mod sdk;
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;

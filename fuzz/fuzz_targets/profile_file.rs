@@ -7,7 +7,7 @@
 use libfuzzer_sys::fuzz_target;
 
 // The module itself, not the agent crate: see Cargo.toml.
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 #[path = "../../src/profile_file/mod.rs"]
 mod profile_file;
 

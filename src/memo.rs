@@ -57,6 +57,9 @@ pub struct Facts<'a> {
 impl Template {
     /// Parses a template; `{{` and `}}` stand for literal braces.
     pub fn parse(text: &str) -> anyhow::Result<Template> {
+        if text.chars().any(char::is_control) {
+            bail!("the memo template contains control characters (a newline, say)");
+        }
         let mut parts = Vec::new();
         let mut literal = String::new();
         let mut chars = text.chars().peekable();
@@ -95,6 +98,11 @@ impl Template {
     /// Fills in the facts; fails if the memo comes out empty or too long for the Console.
     pub fn render(&self, facts: &Facts) -> anyhow::Result<String> {
         let memo: String = self.parts.iter().map(|part| part.render(facts)).collect();
+        // Facts come from the host (a path may hold anything); the alert shows one line.
+        let memo: String = memo
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
         if memo.trim().is_empty() {
             bail!("the memo template renders to an empty memo");
         }
@@ -205,6 +213,7 @@ mod tests {
         assert!(Template::parse("{nope}").is_err());
         assert!(Template::parse("a}b").is_err());
         assert!(Template::parse("{hostname").is_err());
+        assert!(Template::parse("a\nb").is_err());
     }
 
     #[test]

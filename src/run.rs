@@ -7,6 +7,7 @@
 //! The EC2 metadata service and the wait for a real host name happen only when a token is
 //! about to be asked for, never on the already-provisioned path.
 
+use anyhow::Context;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -273,7 +274,11 @@ async fn request_token(
         region: ec2.map_or(UNKNOWN, |m| &m.region),
         az: ec2.map_or(UNKNOWN, |m| &m.az),
     };
-    let memo = settings.memo.render(&facts).or_exit(ExitKind::Config)?;
+    let memo = settings
+        .memo
+        .render(&facts)
+        .context("setting 'memo'")
+        .or_exit(ExitKind::Config)?;
     let request = TokenRequest {
         memo: &memo,
         flock_id: settings.flock_id.as_deref(),

@@ -7,10 +7,10 @@
 //! The EC2 metadata service and the wait for a real host name happen only when a token is
 //! about to be asked for, never on the already-provisioned path.
 
-use anyhow::Context;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use tracing::{info, warn};
 
 use crate::account::Account;

@@ -4,24 +4,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::*;
 use serde_json::Value;
 
 const PROFILE: &str = "prod-admin";
-
-fn cases() -> Vec<PathBuf> {
-    let dir = repo().join("tests/fixtures/credentials");
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("credentials").exists())
-        .collect();
-    cases.sort();
-    assert!(cases.len() >= 28, "fixtures missing");
-    cases
-}
 
 fn expected(case: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(case.join("expected.json")).unwrap()).unwrap()
@@ -91,7 +79,7 @@ fn check_refused_unreadable(emulator: &Emulator, case: &Path, input: &[u8]) {
 #[test]
 fn every_real_input_is_planted_into_or_left_alone_as_botocore_reads_it() {
     let emulator = Emulator::start(&[]);
-    for case in cases() {
+    for case in fixture_cases() {
         let input = std::fs::read(case.join("credentials")).unwrap();
         let readable = expected(&case)["botocore"]["raw_config_parse"]
             .get("error")
@@ -116,7 +104,7 @@ fn every_real_input_is_planted_into_or_left_alone_as_botocore_reads_it() {
 #[test]
 fn a_section_of_our_name_that_the_agent_did_not_write_is_a_clash() {
     let emulator = Emulator::start(&[]);
-    for case in cases() {
+    for case in fixture_cases() {
         let sections = &expected(&case)["botocore"]["raw_config_parse"];
         if sections.get("error").is_some() {
             continue;

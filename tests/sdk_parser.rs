@@ -5,11 +5,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use aws_runtime::env_config::property::Property;
 use aws_runtime::env_config::section::{EnvConfigSections, Profile};
 use canary_bootstrap::profile_file::{self, Flavor, PlantError};
+use common::fixture_cases;
 use common::sdk::sdk_read;
 use serde_json::Value;
 
@@ -26,18 +27,6 @@ fn pair() -> [(&'static str, &'static str); 2] {
 
 fn plant(input: &[u8]) -> Result<Vec<u8>, PlantError> {
     profile_file::plant(input, Flavor::Credentials, PROFILE, &pair(), None)
-}
-
-fn cases() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/credentials");
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("credentials").exists())
-        .collect();
-    cases.sort();
-    assert!(cases.len() >= 28, "fixtures missing");
-    cases
 }
 
 fn expected_sdk(case: &Path) -> Value {
@@ -110,7 +99,7 @@ fn check_sdk_reads_output(name: &str, before: &EnvConfigSections, output: &[u8])
 #[test]
 fn the_sdk_reads_every_planted_real_input_as_before_plus_our_profile() {
     let mut checked = 0;
-    for case in cases() {
+    for case in fixture_cases() {
         let name = case.file_name().unwrap().to_string_lossy().into_owned();
         let input = std::fs::read(case.join("credentials")).unwrap();
         let before = sdk_read(&input);

@@ -310,3 +310,16 @@ pub fn botocore_read(file: &Path) -> serde_json::Value {
     );
     serde_json::from_slice(&output.stdout).unwrap()
 }
+
+/// The real-world credentials files in `tests/fixtures/credentials/`, one folder each.
+pub fn fixture_cases() -> Vec<PathBuf> {
+    let dir = repo().join("tests/fixtures/credentials");
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("credentials").exists())
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 28, "fixtures missing");
+    cases
+}

@@ -147,11 +147,13 @@ fn command(account: &Account) -> Command {
 
 /// Sets umask 077, keeps every descriptor but stdin, stdout and stderr from reaching the
 /// new program, and drops groups, gid and uid (real, effective and saved) to the user's; no
-/// way back.
+/// way back. A target that is the agent's own user (root writing root's file) needs no
+/// change, and in a user namespace could not make one: setgroups is refused there.
 fn become_user(uid: Uid, gid: Gid, groups: &[Gid]) -> std::io::Result<()> {
     nix::sys::stat::umask(Mode::from_bits_truncate(0o077));
     close_inherited_fds();
-    if !nix::unistd::geteuid().is_root() {
+    let (euid, egid) = (nix::unistd::geteuid(), nix::unistd::getegid());
+    if !euid.is_root() || (uid == euid && gid == egid) {
         return Ok(());
     }
     nix::unistd::setgroups(groups)?;

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 MAN_PAGES = ["canary-bootstrap", "canary-bootstrap-run", "canary-bootstrap-status",
-             "canary-bootstrap-prepare-image"]
+             "canary-bootstrap-prepare-image", "canary-bootstrap-factory"]
 COMMON = [
     "/usr/bin/canary-bootstrap",
     "/etc/canary-bootstrap/config.toml",

@@ -47,10 +47,9 @@ pub struct AdminClient {
     key: Secret,
 }
 
-/// The fields every answer is checked for.
+/// What `delete_factory` says it did (`msg`, or `message` on some Consoles).
 #[derive(Deserialize)]
 struct Envelope {
-    result: Option<String>,
     message: Option<String>,
     msg: Option<String>,
 }
@@ -153,27 +152,7 @@ impl AdminClient {
     /// Turns an error status or a `result` other than `success` into a typed error that
     /// carries the Console's message, redacted.
     fn check(&self, url: &str, answer: &Answer, secrets: &[&Secret]) -> Result<(), ConsoleError> {
-        let envelope: Option<Envelope> = serde_json::from_slice(&answer.body).ok();
-        let message = envelope
-            .as_ref()
-            .and_then(|e| e.message.as_deref())
-            .map(|m| console::clean_text(&self.redact(m, secrets)));
-        if !(200..300).contains(&answer.status) {
-            return Err(ConsoleError::Status {
-                url: url.to_owned(),
-                status: answer.status,
-                message,
-                retry_after: answer.retry_after,
-            });
-        }
-        let envelope = envelope.ok_or_else(|| malformed(url, "the answer is not JSON".into()))?;
-        if envelope.result.as_deref() != Some("success") {
-            return Err(ConsoleError::Refused {
-                url: url.to_owned(),
-                message: message.unwrap_or_else(|| "no message given".to_owned()),
-            });
-        }
-        Ok(())
+        console::check_verdict(url, answer, &|m| self.redact(m, secrets))
     }
 
     /// Removes the admin key and `secrets` from a redirect's `Location`.

@@ -15,7 +15,7 @@ use zeroize::Zeroizing;
 
 mod answer;
 
-pub(crate) use answer::{Answer, clean_text, read_answer, redact, redact_location};
+pub(crate) use answer::{Answer, check_verdict, clean_text, read_answer, redact, redact_location};
 
 use crate::config::Console;
 use crate::retry::{self, Next};

@@ -64,11 +64,51 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
-/// The fields of an answer we read; everything else is ignored.
+/// What every Console answer says about itself.
 #[derive(Deserialize)]
-struct Envelope {
+struct Verdict {
     result: Option<String>,
     message: Option<String>,
+}
+
+/// The checks every Console answer gets: a status other than 2xx is a `Status` error, a
+/// body that is not JSON is malformed, and a `result` other than `success` is a refusal.
+/// Both errors carry the Console's message after `redact` (applied before the message is
+/// cut short, so no prefix of a secret survives the cut).
+pub(crate) fn check_verdict(
+    url: &str,
+    answer: &Answer,
+    redact: &dyn Fn(&str) -> String,
+) -> Result<(), ConsoleError> {
+    let verdict: Option<Verdict> = serde_json::from_slice(&answer.body).ok();
+    let message = verdict
+        .as_ref()
+        .and_then(|v| v.message.as_deref())
+        .map(|m| clean_text(&redact(m)));
+    if !(200..300).contains(&answer.status) {
+        return Err(ConsoleError::Status {
+            url: url.to_owned(),
+            status: answer.status,
+            message,
+            retry_after: answer.retry_after,
+        });
+    }
+    let verdict = verdict.ok_or_else(|| ConsoleError::Malformed {
+        url: url.to_owned(),
+        reason: "the answer is not JSON".to_owned(),
+    })?;
+    if verdict.result.as_deref() != Some("success") {
+        return Err(ConsoleError::Refused {
+            url: url.to_owned(),
+            message: message.unwrap_or_else(|| "no message given".to_owned()),
+        });
+    }
+    Ok(())
+}
+
+/// The token in an answer; everything else is ignored.
+#[derive(Deserialize)]
+struct Envelope {
     canarytoken: Option<TokenFields>,
 }
 
@@ -85,32 +125,13 @@ pub(super) fn parse_token(
     answer: &Answer,
     auth: &Secret,
 ) -> Result<IssuedToken, ConsoleError> {
-    let envelope: Option<Envelope> = serde_json::from_slice(&answer.body).ok();
-    let message = envelope
-        .as_ref()
-        .and_then(|e| e.message.as_deref())
-        // Redacted before it is cut short, so no prefix of the secret survives the cut.
-        .map(|m| clean_text(&redact(m, auth)));
-    if !(200..300).contains(&answer.status) {
-        return Err(ConsoleError::Status {
-            url: url.to_owned(),
-            status: answer.status,
-            message,
-            retry_after: answer.retry_after,
-        });
-    }
+    check_verdict(url, answer, &|m| redact(m, auth))?;
     let malformed = |reason: &str| ConsoleError::Malformed {
         url: url.to_owned(),
         reason: reason.to_owned(),
     };
-    let envelope = envelope.ok_or_else(|| malformed("the answer is not JSON"))?;
-    if envelope.result.as_deref() != Some("success") {
-        let message = message.unwrap_or_else(|| "no message given".to_owned());
-        return Err(ConsoleError::Refused {
-            url: url.to_owned(),
-            message,
-        });
-    }
+    let envelope: Envelope =
+        serde_json::from_slice(&answer.body).map_err(|_| malformed("the answer is not JSON"))?;
     let fields = envelope
         .canarytoken
         .ok_or_else(|| malformed("no 'canarytoken' object"))?;

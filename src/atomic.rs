@@ -10,16 +10,10 @@
 //! (runs hold the state lock, so none of them is still in use). This module does not decide
 //! who may write where; callers check that.
 
-use std::collections::hash_map::RandomState;
 use std::fs::{File, OpenOptions};
-use std::hash::{BuildHasher, Hasher};
 use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
-
-/// Tells temporary files of one process apart.
-static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// How many names to try before giving up; a clash with a random name is already unlikely.
 const TEMP_ATTEMPTS: usize = 16;
@@ -87,8 +81,12 @@ fn remove_stale_temps(dir: &Path, name: &str) {
 /// following a symlink.
 fn create_temp(dir: &Path, path: &Path) -> io::Result<(PathBuf, File)> {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let names = (0..TEMP_ATTEMPTS)
-        .map(|_| dir.join(format!(".{name}.canary-bootstrap.{:016x}", random_u64())));
+    let names = (0..TEMP_ATTEMPTS).map(|_| {
+        dir.join(format!(
+            ".{name}.canary-bootstrap.{:016x}",
+            crate::random::u64()
+        ))
+    });
     open_first_free(names)
 }
 
@@ -110,17 +108,6 @@ fn open_first_free(names: impl Iterator<Item = PathBuf>) -> io::Result<(PathBuf,
         }
     }
     Err(last_error.unwrap_or_else(|| io::Error::other("no free temporary file name")))
-}
-
-/// 64 unpredictable bits: SipHash under the process's random keys (std seeds them from the
-/// system's random source) over the pid, a counter and the time.
-fn random_u64() -> u64 {
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u32(std::process::id());
-    hasher.write_u32(COUNTER.fetch_add(1, Ordering::Relaxed));
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-    hasher.write_u128(now.map_or(0, |d| d.as_nanos()));
-    hasher.finish()
 }
 
 /// Writes, sets mode and group, and fsyncs. Returns whether the group could be applied.

@@ -24,6 +24,7 @@ pub mod logging;
 pub mod memo;
 pub mod profile_file;
 pub mod prompt;
+pub mod random;
 pub mod retry;
 pub mod run;
 pub mod secret;

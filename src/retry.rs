@@ -61,16 +61,7 @@ pub fn delay(attempt: u32, floor: Option<Duration>) -> Duration {
         Some(_) => THROTTLED_BASE.saturating_mul(1 << attempt.saturating_sub(1).min(16)),
         None => BASE.saturating_mul(1 << attempt.min(16)),
     };
-    floor.unwrap_or_default() + window.min(CAP).mul_f64(random_fraction())
-}
-
-/// A random number in [0, 1), from the standard library's randomly keyed hasher (seeded
-/// from the OS per process), so the agent needs no random-number crate.
-fn random_fraction() -> f64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u32(std::process::id());
-    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
+    floor.unwrap_or_default() + window.min(CAP).mul_f64(crate::random::fraction())
 }
 
 #[cfg(test)]
